@@ -1,0 +1,49 @@
+"""Alerts: one detector firing on one feature, with its evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fireline.domain.incident import IncidentType
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """One detector firing on one feature (and segment), with the numbers behind it."""
+
+    detector: str
+    feature: str
+    signal: str
+    incident_type: IncidentType
+    fired_at: datetime
+    window_start: datetime
+    window_end: datetime
+    baseline_value: float
+    current_value: float
+    p_value: float
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    segment: Mapping[str, str] = field(default_factory=dict)
+    alert_id: int | None = None
+    incident_id: int | None = None
+    resolved_at: datetime | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.detector, self.feature)
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """A detector that had fired now sees its signal back at baseline."""
+
+    detector: str
+    feature: str
+    at: datetime
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.detector, self.feature)

@@ -1,0 +1,23 @@
+"""Reading JSONL files of calls, keeping line numbers for error messages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from fireline.errors import InvalidInput, Problem
+
+
+def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
+    """Yield `(line_number, object)` for each non-blank line; raise InvalidInput on bad JSON."""
+    with path.open("rb") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                problem = Problem(number, None, f"not valid JSON ({error})")
+                raise InvalidInput([problem], str(path)) from None

@@ -1,0 +1,142 @@
+"""The wire format of a call, and its validation into domain calls with row-and-field errors."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from fireline.clock import as_utc
+from fireline.domain.telemetry import AttributeValue, Call, CallStatus
+from fireline.errors import InvalidInput, PayloadTooLarge, Problem
+
+#: Most calls accepted in one batch; bigger uploads must be split.
+MAX_BATCH_ROWS = 10_000
+#: Longest prompt or completion text stored for one call.
+MAX_TEXT_CHARS = 200_000
+#: Most problems reported for one rejected batch; the first ones are usually enough.
+MAX_PROBLEMS = 20
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+FeatureName = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$", strict=True)
+]
+Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
+
+
+class CallIn(BaseModel):
+    """One call as apps send it (JSON object or JSONL line)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    call_id: Name | None = None
+    time: datetime
+    feature: FeatureName
+    status: Literal["ok", "error"] | None = None
+    error_type: Name | None = None
+    latency_ms: Annotated[float, Field(ge=0)] | None = None
+    provider: Name | None = None
+    model: Name | None = None
+    model_version: Name | None = None
+    prompt_version: Name | None = None
+    index_version: Name | None = None
+    tenant: Name | None = None
+    user: Name | None = None
+    trace_id: Name | None = None
+    input_tokens: Annotated[int, Field(ge=0)] | None = None
+    output_tokens: Annotated[int, Field(ge=0)] | None = None
+    cost_usd: Annotated[float, Field(ge=0)] | None = None
+    finish_reason: Name | None = None
+    input_text: Text | None = None
+    output_text: Text | None = None
+    attributes: Annotated[dict[Name, AttributeValue], Field(max_length=64)] = Field(
+        default_factory=dict
+    )
+
+    def to_call(self, raw: Any) -> Call:
+        status = self.status or ("error" if self.error_type else "ok")
+        return Call(
+            call_id=self.call_id or derived_call_id(raw),
+            time=as_utc(self.time),
+            feature=self.feature,
+            status=CallStatus(status),
+            error_type=self.error_type,
+            latency_ms=self.latency_ms,
+            provider=self.provider,
+            model=self.model,
+            model_version=self.model_version,
+            prompt_version=self.prompt_version,
+            index_version=self.index_version,
+            tenant=self.tenant,
+            user=self.user,
+            trace_id=self.trace_id,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            cost_usd=self.cost_usd,
+            finish_reason=self.finish_reason,
+            input_text=self.input_text,
+            output_text=self.output_text,
+            attributes=dict(self.attributes),
+        )
+
+
+def derived_call_id(raw: Any) -> str:
+    """A stable id for a call sent without one, so that sending it twice stores it once."""
+    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+    return "c_" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def parse_calls(
+    rows: Iterable[tuple[int, Any]],
+    *,
+    source: str | None = None,
+    max_rows: int | None = MAX_BATCH_ROWS,
+) -> list[Call]:
+    """Validate numbered raw rows into calls, or raise InvalidInput naming each row and field.
+
+    Rows are `(row_number, object)` pairs so that JSONL files can report their line numbers.
+    `max_rows=None` lifts the batch limit (bulk imports from a file).
+    """
+    calls: list[Call] = []
+    problems: list[Problem] = []
+    seen = 0
+    for number, raw in rows:
+        seen += 1
+        if max_rows is not None and seen > max_rows:
+            raise PayloadTooLarge(
+                [Problem(number, None, f"batch has more than {max_rows} calls; split it")],
+                source,
+            )
+        if not isinstance(raw, dict):
+            problems.append(Problem(number, None, f"expected a JSON object, got {_kind(raw)}"))
+            continue
+        try:
+            calls.append(CallIn.model_validate(raw).to_call(raw))
+        except ValidationError as error:
+            problems.extend(_problems(number, error))
+        if len(problems) >= MAX_PROBLEMS:
+            break
+    if problems:
+        raise InvalidInput(problems, source)
+    return calls
+
+
+def _problems(row: int, error: ValidationError) -> list[Problem]:
+    found = []
+    for item in error.errors(include_url=False):
+        field = ".".join(str(part) for part in item["loc"]) or None
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown field (put free attributes under 'attributes')"
+        elif item["type"] == "string_pattern_mismatch" and field == "feature":
+            message = "must be 1-128 letters, digits or . _ : / - and start with a letter or digit"
+        found.append(Problem(row, field, message))
+    return found
+
+
+def _kind(value: Any) -> str:
+    return {list: "an array", str: "a string", type(None): "null"}.get(type(value), "a number")

@@ -1,0 +1,164 @@
+"""The incident service: turns alerts and recoveries into incidents, timeline entries and guards."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from fireline.clock import Clock
+from fireline.domain.alert import Alert, Recovery
+from fireline.domain.guard import ContainmentLevel, Guard
+from fireline.domain.incident import Incident, IncidentState, TimelineEntry, can_transition
+from fireline.domain.policy import classify, containment_for
+from fireline.domain.severity import response_due
+from fireline.errors import IllegalTransition
+from fireline.store.state import StateTx
+
+POLICY_ACTOR = "policy:default"
+
+
+class IncidentService:
+    """Applies the response policy; every change it makes is written to the incident's timeline."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+
+    def on_alert(self, tx: StateTx, alert: Alert) -> Incident:
+        """Attach the alert to the feature's open incident, or open, triage and contain a new one."""
+        now = self._clock.now()
+        actor = f"detector:{alert.detector}"
+        existing = tx.open_incident_for(alert.feature)
+        if existing is not None and existing.incident_id is not None:
+            tx.add_alert(replace(alert, incident_id=existing.incident_id))
+            self._log(tx, existing.incident_id, actor, "alert", _describe(alert), alert)
+            return existing
+
+        severity, why = classify(alert.incident_type, _current_level(alert))
+        incident = tx.add_incident(
+            Incident.detected(
+                feature=alert.feature,
+                type=alert.incident_type,
+                severity=severity,
+                title=f"{alert.signal.replace('_', ' ')} of {alert.feature} at "
+                f"{_current_level(alert):.1%} (baseline {alert.baseline_value:.1%})",
+                at=now,
+            ),
+            now=now,
+        )
+        assert incident.incident_id is not None
+        incident_id = incident.incident_id
+        tx.add_alert(replace(alert, incident_id=incident_id))
+        self._log(tx, incident_id, actor, "detected", _describe(alert), alert)
+
+        incident = incident.transition(IncidentState.TRIAGED, now)
+        due = response_due(severity, now)
+        self._log(
+            tx,
+            incident_id,
+            POLICY_ACTOR,
+            "triaged",
+            f"type {incident.type}, severity {severity} ({severity.label}): {why}; "
+            f"response {severity.response_target}, due {due.isoformat()}",
+        )
+
+        decision = containment_for(incident.type, severity)
+        if decision is not None and decision.automatic:
+            tx.put_guard(
+                Guard(
+                    feature=alert.feature,
+                    level=decision.level,
+                    reason=decision.reason,
+                    incident_id=incident_id,
+                    probe_share=decision.probe_share,
+                    set_by=POLICY_ACTOR,
+                    updated_at=now,
+                )
+            )
+            incident = incident.transition(IncidentState.CONTAINED, now)
+            self._log(
+                tx,
+                incident_id,
+                POLICY_ACTOR,
+                "guard_set",
+                f"guard of {alert.feature} set to level {int(decision.level)} "
+                f"({decision.level.description}): {decision.reason}",
+                data={"level": int(decision.level), "probe_share": decision.probe_share},
+            )
+        tx.save_incident(incident, now=now)
+        return incident
+
+    def on_recovery(self, tx: StateTx, recovery: Recovery) -> Incident | None:
+        """Close the alert; resolve its incident once none of its alerts is still firing."""
+        alert = tx.open_alert(recovery.detector, recovery.feature)
+        if alert is None or alert.alert_id is None or alert.incident_id is None:
+            return None
+        now = self._clock.now()
+        tx.resolve_alert(alert.alert_id, recovery.at)
+        incident = tx.get_incident(alert.incident_id)
+        message = (
+            f"{alert.signal.replace('_', ' ')} back to baseline: "
+            f"{recovery.evidence.get('error_rate', 0.0):.1%} over the last "
+            f"{int(recovery.evidence.get('recovery_seconds', 0)) // 60} min"
+        )
+        self._log(tx, alert.incident_id, f"detector:{recovery.detector}", "recovered", message,
+                  data=dict(recovery.evidence))
+        if not incident.is_open or tx.alerts(incident_id=alert.incident_id, open_only=True):
+            return incident
+        if can_transition(incident.state, IncidentState.RESTORING):
+            incident = incident.transition(IncidentState.RESTORING, now)
+            tx.save_incident(incident, now=now)
+        return self.resolve(tx, alert.incident_id, actor=POLICY_ACTOR, reason="every alert recovered")
+
+    def resolve(self, tx: StateTx, incident_id: int, *, actor: str, reason: str) -> Incident:
+        """Resolve an open incident and lift the guards it set."""
+        now = self._clock.now()
+        incident = tx.get_incident(incident_id)
+        if not incident.is_open:
+            raise IllegalTransition(f"incident {incident_id} is already {incident.state}")
+        for guard in tx.list_guards(active_only=True):
+            if guard.incident_id == incident_id:
+                tx.put_guard(
+                    Guard(guard.feature, ContainmentLevel.NONE, reason=f"incident {incident_id} resolved",
+                          set_by=actor, updated_at=now)
+                )
+                self._log(tx, incident_id, actor, "guard_cleared",
+                          f"guard of {guard.feature} cleared (was level {int(guard.level)})")
+        for open_alert in tx.alerts(incident_id=incident_id, open_only=True):
+            assert open_alert.alert_id is not None
+            tx.resolve_alert(open_alert.alert_id, now)
+        incident = incident.transition(IncidentState.RESOLVED, now)
+        tx.save_incident(incident, now=now)
+        self._log(tx, incident_id, actor, "resolved", reason)
+        return incident
+
+    def _log(
+        self,
+        tx: StateTx,
+        incident_id: int,
+        actor: str,
+        kind: str,
+        message: str,
+        alert: Alert | None = None,
+        data: dict[str, object] | None = None,
+    ) -> None:
+        payload = dict(alert.evidence) if alert is not None else dict(data or {})
+        tx.append_timeline(
+            TimelineEntry(incident_id, self._clock.now(), actor, kind, message, payload)
+        )
+
+
+def _current_level(alert: Alert) -> float:
+    """The alerting signal as it stands now: its latest bucket when that bucket has traffic."""
+    latest = alert.evidence.get("latest_error_rate")
+    if latest is None or int(alert.evidence.get("latest_calls", 0)) < 30:
+        return alert.current_value
+    return max(alert.current_value, float(latest))
+
+
+def _describe(alert: Alert) -> str:
+    evidence = alert.evidence
+    return (
+        f"{alert.signal.replace('_', ' ')} of {alert.feature} {alert.current_value:.1%} over the "
+        f"last {int(evidence.get('window_seconds', 0)) // 60} min ({evidence.get('errors')} of "
+        f"{evidence.get('calls')} calls) against a baseline of {alert.baseline_value:.2%} "
+        f"(p = {alert.p_value:.2g}, alpha = {float(evidence.get('alpha', 0)):.2g})"
+    )

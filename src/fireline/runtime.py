@@ -1,0 +1,112 @@
+"""The composition root: builds stores and services once and hands them to the API, CLI and drills."""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+
+from fireline.clock import Clock, WallClock
+from fireline.detect.engine import DetectionEngine, TickResult
+from fireline.domain.guard import Guard
+from fireline.domain.incident import Incident
+from fireline.ingest.service import IngestService
+from fireline.respond.service import IncidentService
+from fireline.settings import Settings
+from fireline.store.state import StateStore
+from fireline.store.telemetry import TelemetryStore
+
+
+class Fireline:
+    """One fireline deployment: its clock, stores and services, opened lazily.
+
+    Stores are opened on first use so that commands that only read incidents never take the
+    telemetry store's single-writer lock. Pass `telemetry` and `state` to use other stores
+    (tests and drills use in-memory ones).
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        clock: Clock | None = None,
+        telemetry: TelemetryStore | None = None,
+        state: StateStore | None = None,
+        lateness_s: int | None = None,
+    ) -> None:
+        self.settings = settings or Settings()
+        self.clock: Clock = clock or WallClock()
+        self._telemetry = telemetry
+        self._state = state
+        self._lateness_s = self.settings.lateness_s if lateness_s is None else lateness_s
+        self._tick_lock = threading.Lock()
+
+    @classmethod
+    def in_memory(cls, clock: Clock, *, lateness_s: int = 0) -> Fireline:
+        """A deployment that keeps everything in memory (drills, tests)."""
+        return cls(
+            clock=clock,
+            telemetry=TelemetryStore(":memory:"),
+            state=StateStore("sqlite://"),
+            lateness_s=lateness_s,
+        )
+
+    @cached_property
+    def telemetry(self) -> TelemetryStore:
+        if self._telemetry is None:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self._telemetry = TelemetryStore(self.settings.telemetry_path)
+        return self._telemetry
+
+    @cached_property
+    def state(self) -> StateStore:
+        if self._state is None:
+            if self.settings.state_url is None:
+                self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self._state = StateStore(self.settings.resolved_state_url)
+        self._state.upgrade()
+        return self._state
+
+    @cached_property
+    def ingest(self) -> IngestService:
+        return IngestService(self.telemetry)
+
+    @cached_property
+    def incidents(self) -> IncidentService:
+        return IncidentService(self.clock)
+
+    @cached_property
+    def engine(self) -> DetectionEngine:
+        return DetectionEngine(self.telemetry, lateness_s=self._lateness_s)
+
+    def tick(self) -> TickResult:
+        """Run detection up to the clock's now and respond to what it found, in one transaction."""
+        with self._tick_lock:
+            try:
+                with self.state.unit_of_work() as tx:
+                    result = self.engine.tick(self.clock.now(), tx)
+                    for alert in result.alerts:
+                        self.incidents.on_alert(tx, alert)
+                    for recovery in result.recoveries:
+                        self.incidents.on_recovery(tx, recovery)
+            except BaseException:
+                self.engine.forget()  # the detectors' memory must match what was committed
+                raise
+        return result
+
+    def guard(self, feature: str) -> Guard:
+        with self.state.unit_of_work() as tx:
+            return tx.get_guard(feature)
+
+    def list_incidents(self, *, open_only: bool = False) -> list[Incident]:
+        with self.state.unit_of_work() as tx:
+            return tx.list_incidents(open_only=open_only)
+
+    def resolve(self, incident_id: int, *, actor: str, reason: str) -> Incident:
+        with self.state.unit_of_work() as tx:
+            return self.incidents.resolve(tx, incident_id, actor=actor, reason=reason)
+
+    def close(self) -> None:
+        if self._telemetry is not None:
+            self._telemetry.close()
+        if self._state is not None:
+            self._state.dispose()

@@ -1,0 +1,1 @@
+"""Persistence: the telemetry store (DuckDB) and the state store (SQLAlchemy: SQLite or PostgreSQL)."""

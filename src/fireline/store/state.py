@@ -1,0 +1,334 @@
+"""The state store: incidents, alerts, timeline, guards and engine state, behind a unit of work.
+
+SQLite by default (a file in the data directory), PostgreSQL with a `postgresql+psycopg://` URL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy.engine import Connection, Engine, RowMapping
+from sqlalchemy.pool import StaticPool
+
+from fireline.domain.alert import Alert
+from fireline.domain.guard import ContainmentLevel, Guard
+from fireline.domain.incident import Incident, IncidentState, IncidentType, TimelineEntry
+from fireline.domain.severity import Severity
+from fireline.errors import NotFound
+from fireline.store.tables import alerts, engine_state, guards, incidents, timeline
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def create_state_engine(url: str) -> Engine:
+    """An engine for `url`; in-memory SQLite shares one connection so every session sees it."""
+    if url in ("sqlite://", "sqlite:///:memory:"):
+        return sa.create_engine(
+            "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class StateStore:
+    """Opens transactions (`unit_of_work`) on the state database and runs its migrations."""
+
+    def __init__(self, url: str, *, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or create_state_engine(url)
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (idempotent)."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as connection:
+            if not sa.inspect(connection).has_table("alembic_version"):
+                return None
+            row = connection.execute(sa.text("SELECT version_num FROM alembic_version")).first()
+            return None if row is None else str(row[0])
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[StateTx]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with self.engine.begin() as connection:
+            yield StateTx(connection)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class StateTx:
+    """Reads and writes of the state store inside one transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._db = connection
+
+    # ------------------------------------------------------------ incidents
+
+    def add_incident(self, incident: Incident, *, now: datetime) -> Incident:
+        values = _incident_values(incident, now)
+        new_id = self._db.execute(
+            incidents.insert().values(**values).returning(incidents.c.id)
+        ).scalar_one()
+        return _replace_id(incident, int(new_id))
+
+    def save_incident(self, incident: Incident, *, now: datetime) -> None:
+        if incident.incident_id is None:
+            raise ValueError("save_incident needs an incident that was added")
+        result = self._db.execute(
+            incidents.update()
+            .where(incidents.c.id == incident.incident_id)
+            .values(**_incident_values(incident, now))
+        )
+        if result.rowcount == 0:
+            raise NotFound(f"incident {incident.incident_id} does not exist")
+
+    def get_incident(self, incident_id: int) -> Incident:
+        row = self._db.execute(
+            sa.select(incidents).where(incidents.c.id == incident_id)
+        ).mappings().first()
+        if row is None:
+            raise NotFound(f"incident {incident_id} does not exist")
+        return _incident_from(row)
+
+    def list_incidents(
+        self, *, open_only: bool = False, feature: str | None = None, limit: int = 500
+    ) -> list[Incident]:
+        query = sa.select(incidents).order_by(incidents.c.id.desc()).limit(limit)
+        if open_only:
+            closed = [IncidentState.RESOLVED.value, IncidentState.REVIEWED.value]
+            query = query.where(incidents.c.state.not_in(closed))
+        if feature is not None:
+            query = query.where(incidents.c.feature == feature)
+        return [_incident_from(row) for row in self._db.execute(query).mappings()]
+
+    def open_incident_for(self, feature: str) -> Incident | None:
+        found = self.list_incidents(open_only=True, feature=feature, limit=1)
+        return found[0] if found else None
+
+    # ------------------------------------------------------------ timeline
+
+    def append_timeline(self, entry: TimelineEntry) -> None:
+        self._db.execute(
+            timeline.insert().values(
+                incident_id=entry.incident_id,
+                at=entry.at,
+                actor=entry.actor,
+                kind=entry.kind,
+                message=entry.message,
+                data=dict(entry.data),
+            )
+        )
+
+    def timeline(self, incident_id: int) -> list[TimelineEntry]:
+        query = (
+            sa.select(timeline)
+            .where(timeline.c.incident_id == incident_id)
+            .order_by(timeline.c.id)
+        )
+        return [
+            TimelineEntry(
+                incident_id=row["incident_id"],
+                at=row["at"],
+                actor=row["actor"],
+                kind=row["kind"],
+                message=row["message"],
+                data=row["data"],
+                entry_id=row["id"],
+            )
+            for row in self._db.execute(query).mappings()
+        ]
+
+    # ------------------------------------------------------------ alerts
+
+    def add_alert(self, alert: Alert) -> int:
+        new_id = self._db.execute(
+            alerts.insert()
+            .values(
+                incident_id=alert.incident_id,
+                detector=alert.detector,
+                feature=alert.feature,
+                signal=alert.signal,
+                incident_type=alert.incident_type.value,
+                segment=dict(alert.segment),
+                fired_at=alert.fired_at,
+                window_start=alert.window_start,
+                window_end=alert.window_end,
+                baseline_value=alert.baseline_value,
+                current_value=alert.current_value,
+                p_value=alert.p_value,
+                evidence=dict(alert.evidence),
+                resolved_at=alert.resolved_at,
+            )
+            .returning(alerts.c.id)
+        ).scalar_one()
+        return int(new_id)
+
+    def alerts(self, *, incident_id: int | None = None, open_only: bool = False) -> list[Alert]:
+        query = sa.select(alerts).order_by(alerts.c.id)
+        if incident_id is not None:
+            query = query.where(alerts.c.incident_id == incident_id)
+        if open_only:
+            query = query.where(alerts.c.resolved_at.is_(None))
+        return [_alert_from(row) for row in self._db.execute(query).mappings()]
+
+    def open_alert(self, detector: str, feature: str) -> Alert | None:
+        query = (
+            sa.select(alerts)
+            .where(alerts.c.detector == detector, alerts.c.feature == feature)
+            .where(alerts.c.resolved_at.is_(None))
+            .order_by(alerts.c.id.desc())
+            .limit(1)
+        )
+        row = self._db.execute(query).mappings().first()
+        return None if row is None else _alert_from(row)
+
+    def resolve_alert(self, alert_id: int, at: datetime) -> None:
+        self._db.execute(alerts.update().where(alerts.c.id == alert_id).values(resolved_at=at))
+
+    # ------------------------------------------------------------ guards
+
+    def get_guard(self, feature: str) -> Guard:
+        row = self._db.execute(
+            sa.select(guards).where(guards.c.feature == feature)
+        ).mappings().first()
+        return Guard.normal(feature) if row is None else _guard_from(row)
+
+    def list_guards(self, *, active_only: bool = False) -> list[Guard]:
+        query = sa.select(guards).order_by(guards.c.feature)
+        if active_only:
+            query = query.where(guards.c.level > 0)
+        return [_guard_from(row) for row in self._db.execute(query).mappings()]
+
+    def put_guard(self, guard: Guard) -> None:
+        values = {
+            "level": int(guard.level),
+            "reason": guard.reason,
+            "incident_id": guard.incident_id,
+            "probe_share": guard.probe_share,
+            "set_by": guard.set_by,
+            "updated_at": guard.updated_at,
+        }
+        updated = self._db.execute(
+            guards.update().where(guards.c.feature == guard.feature).values(**values)
+        )
+        if updated.rowcount == 0:
+            self._db.execute(guards.insert().values(feature=guard.feature, **values))
+
+    # ------------------------------------------------------------ engine state
+
+    def load_state(self, name: str) -> Any:
+        row = self._db.execute(
+            sa.select(engine_state.c.value).where(engine_state.c.name == name)
+        ).first()
+        return None if row is None else row[0]
+
+    def load_states(self, prefix: str) -> dict[str, Any]:
+        query = sa.select(engine_state.c.name, engine_state.c.value).where(
+            engine_state.c.name.startswith(prefix, autoescape=True)
+        )
+        return {str(name): value for name, value in self._db.execute(query)}
+
+    def save_state(self, name: str, value: Any, *, now: datetime) -> None:
+        updated = self._db.execute(
+            engine_state.update()
+            .where(engine_state.c.name == name)
+            .values(value=value, updated_at=now)
+        )
+        if updated.rowcount == 0:
+            self._db.execute(engine_state.insert().values(name=name, value=value, updated_at=now))
+
+
+def _incident_values(incident: Incident, now: datetime) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "feature": incident.feature,
+        "type": incident.type.value,
+        "severity": incident.severity.value,
+        "state": incident.state.value,
+        "title": incident.title,
+        "updated_at": now,
+    }
+    for state in IncidentState:
+        values[f"{state.value}_at"] = incident.state_times.get(state)
+    return values
+
+
+def _incident_from(row: RowMapping) -> Incident:
+    times = {
+        state: row[f"{state.value}_at"]
+        for state in IncidentState
+        if row[f"{state.value}_at"] is not None
+    }
+    return Incident(
+        feature=row["feature"],
+        type=IncidentType(row["type"]),
+        severity=Severity(row["severity"]),
+        title=row["title"],
+        state=IncidentState(row["state"]),
+        state_times=times,
+        incident_id=row["id"],
+    )
+
+
+def _replace_id(incident: Incident, incident_id: int) -> Incident:
+    return replace(incident, incident_id=incident_id)
+
+
+def _alert_from(row: RowMapping) -> Alert:
+    segment: Mapping[str, str] = row["segment"]
+    return Alert(
+        detector=row["detector"],
+        feature=row["feature"],
+        signal=row["signal"],
+        incident_type=IncidentType(row["incident_type"]),
+        fired_at=row["fired_at"],
+        window_start=row["window_start"],
+        window_end=row["window_end"],
+        baseline_value=row["baseline_value"],
+        current_value=row["current_value"],
+        p_value=row["p_value"],
+        evidence=row["evidence"],
+        segment=segment,
+        alert_id=row["id"],
+        incident_id=row["incident_id"],
+        resolved_at=row["resolved_at"],
+    )
+
+
+def _guard_from(row: RowMapping) -> Guard:
+    return Guard(
+        feature=row["feature"],
+        level=ContainmentLevel(row["level"]),
+        reason=row["reason"],
+        incident_id=row["incident_id"],
+        probe_share=row["probe_share"],
+        set_by=row["set_by"],
+        updated_at=row["updated_at"],
+    )

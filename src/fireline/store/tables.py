@@ -1,0 +1,118 @@
+"""The state store's tables (SQLAlchemy Core); Alembic migrations must match them exactly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
+
+    impl = sa.DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the state store; use aware UTC times")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC)
+
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+LIFECYCLE_COLUMNS = (
+    "detected_at",
+    "triaged_at",
+    "contained_at",
+    "investigating_at",
+    "remediating_at",
+    "restoring_at",
+    "resolved_at",
+    "reviewed_at",
+)
+
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("feature", sa.String(128), nullable=False, index=True),
+    sa.Column("type", sa.String(32), nullable=False),
+    sa.Column("severity", sa.String(2), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False, index=True),
+    sa.Column("title", sa.String(500), nullable=False),
+    # One timestamp per lifecycle state: the basis of MTTD, MTTA, MTTC and MTTR.
+    *(sa.Column(name, UTCDateTime(), nullable=name != "detected_at") for name in LIFECYCLE_COLUMNS),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+alerts = sa.Table(
+    "alerts",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.Integer, sa.ForeignKey("incidents.id"), index=True),
+    sa.Column("detector", sa.String(128), nullable=False),
+    sa.Column("feature", sa.String(128), nullable=False, index=True),
+    sa.Column("signal", sa.String(128), nullable=False),
+    sa.Column("incident_type", sa.String(32), nullable=False),
+    sa.Column("segment", sa.JSON, nullable=False),
+    sa.Column("fired_at", UTCDateTime(), nullable=False),
+    sa.Column("window_start", UTCDateTime(), nullable=False),
+    sa.Column("window_end", UTCDateTime(), nullable=False),
+    sa.Column("baseline_value", sa.Float, nullable=False),
+    sa.Column("current_value", sa.Float, nullable=False),
+    sa.Column("p_value", sa.Float, nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("resolved_at", UTCDateTime()),
+)
+
+timeline = sa.Table(
+    "timeline",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.Integer, sa.ForeignKey("incidents.id"), nullable=False, index=True),
+    sa.Column("at", UTCDateTime(), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("data", sa.JSON, nullable=False),
+)
+
+guards = sa.Table(
+    "guards",
+    metadata,
+    sa.Column("feature", sa.String(128), primary_key=True),
+    sa.Column("level", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("incident_id", sa.Integer, sa.ForeignKey("incidents.id")),
+    sa.Column("probe_share", sa.Float, nullable=False),
+    sa.Column("set_by", sa.String(200)),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+# Small named documents the detection engine keeps between ticks and restarts
+# (detector states, the event-time watermark).
+engine_state = sa.Table(
+    "engine_state",
+    metadata,
+    sa.Column("name", sa.String(200), primary_key=True),
+    sa.Column("value", sa.JSON, nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)

@@ -1,0 +1,208 @@
+"""The telemetry store: calls in DuckDB, aggregated in SQL so only small results reach Python."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from fireline.domain.telemetry import Call
+from fireline.errors import StoreUnavailable
+
+SCHEMA_VERSION = 1
+
+# Times are stored as naive UTC TIMESTAMPs: TIMESTAMPTZ arithmetic needs DuckDB's ICU
+# extension, which must never be fetched at run time.
+_CALL_COLUMNS: tuple[tuple[str, str, Any], ...] = (
+    ("call_id", "VARCHAR PRIMARY KEY", pa.string()),
+    ("time", "TIMESTAMP NOT NULL", pa.timestamp("us")),
+    ("feature", "VARCHAR NOT NULL", pa.string()),
+    ("status", "VARCHAR NOT NULL", pa.string()),
+    ("error_type", "VARCHAR", pa.string()),
+    ("latency_ms", "DOUBLE", pa.float64()),
+    ("provider", "VARCHAR", pa.string()),
+    ("model", "VARCHAR", pa.string()),
+    ("model_version", "VARCHAR", pa.string()),
+    ("prompt_version", "VARCHAR", pa.string()),
+    ("index_version", "VARCHAR", pa.string()),
+    ("tenant", "VARCHAR", pa.string()),
+    ("user_id", "VARCHAR", pa.string()),
+    ("trace_id", "VARCHAR", pa.string()),
+    ("input_tokens", "BIGINT", pa.int64()),
+    ("output_tokens", "BIGINT", pa.int64()),
+    ("cost_usd", "DOUBLE", pa.float64()),
+    ("finish_reason", "VARCHAR", pa.string()),
+    ("input_text", "VARCHAR", pa.string()),
+    ("output_text", "VARCHAR", pa.string()),
+    ("attributes", "VARCHAR", pa.string()),
+)
+_ARROW_SCHEMA = pa.schema([(name, arrow_type) for name, _, arrow_type in _CALL_COLUMNS])
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBucket:
+    """Calls and failed calls of one feature in one time bucket."""
+
+    feature: str
+    start: datetime
+    calls: int
+    errors: int
+
+
+class TelemetryStore:
+    """Calls in a DuckDB file (or in memory with path ':memory:').
+
+    DuckDB lets one process write a file at a time; a second process gets StoreUnavailable.
+    One connection is shared by the threads of this process behind a lock.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        try:
+            self._db = duckdb.connect(self.path, config={"autoload_known_extensions": False})
+        except duckdb.IOException as error:
+            raise StoreUnavailable(
+                f"cannot open the telemetry store {self.path}: {error}. Is another fireline "
+                "process (fireline serve) using this data directory? Send data through its API "
+                "instead (fireline ingest --url)."
+            ) from None
+        self._lock = threading.Lock()
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        columns = ",\n  ".join(f"{name} {sql_type}" for name, sql_type, _ in _CALL_COLUMNS)
+        with self._lock:
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS calls (\n  {columns}\n)")
+            self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
+            row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
+            if row is None or row[0] is None:
+                self._db.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def insert_calls(self, calls: Sequence[Call]) -> int:
+        """Store calls not stored yet (by call_id), all in one transaction; return how many were new."""
+        unique = list({call.call_id: call for call in reversed(calls)}.values())
+        if not unique:
+            return 0
+        batch = _to_arrow(unique)  # noqa: F841 - read by name in the SQL below
+        with self._lock:
+            self._db.execute("BEGIN TRANSACTION")
+            try:
+                row = self._db.execute(
+                    "INSERT INTO calls SELECT * FROM batch ON CONFLICT DO NOTHING"
+                ).fetchone()
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return int(row[0]) if row else 0
+
+    def _count(self) -> int:
+        row = self._db.execute("SELECT count(*) FROM calls").fetchone()
+        return int(row[0]) if row else 0
+
+    def count_calls(self, feature: str | None = None) -> int:
+        with self._lock:
+            if feature is None:
+                return self._count()
+            row = self._db.execute(
+                "SELECT count(*) FROM calls WHERE feature = ?", [feature]
+            ).fetchone()
+        return int(row[0]) if row else 0
+
+    def error_buckets(self, start: datetime, end: datetime, bucket_s: int) -> list[ErrorBucket]:
+        """Calls and errors per feature per bucket of `bucket_s` seconds in [start, end)."""
+        sql = """
+            SELECT feature,
+                   CAST(floor(epoch(time) / $bucket) AS BIGINT) * $bucket AS bucket,
+                   count(*) AS calls,
+                   count(*) FILTER (WHERE status = 'error') AS errors
+            FROM calls
+            WHERE time >= $start AND time < $end
+            GROUP BY ALL
+            ORDER BY bucket, feature
+        """
+        params = {"bucket": bucket_s, "start": _naive(start), "end": _naive(end)}
+        with self._lock:
+            rows = self._db.execute(sql, params).fetchall()
+        return [
+            ErrorBucket(feature, datetime.fromtimestamp(bucket, UTC), int(calls), int(errors))
+            for feature, bucket, calls, errors in rows
+        ]
+
+    def error_types(self, feature: str, start: datetime, end: datetime) -> dict[str, int]:
+        """Failed calls of a feature in [start, end) by error type, most frequent first."""
+        sql = """
+            SELECT coalesce(error_type, 'unknown'), count(*) AS n FROM calls
+            WHERE feature = ? AND status = 'error' AND time >= ? AND time < ?
+            GROUP BY 1 ORDER BY n DESC, 1
+        """
+        with self._lock:
+            rows = self._db.execute(sql, [feature, _naive(start), _naive(end)]).fetchall()
+        return {str(kind): int(n) for kind, n in rows}
+
+    def sample_call_ids(
+        self, feature: str, start: datetime, end: datetime, *, failed: bool, limit: int = 5
+    ) -> list[str]:
+        """A few call ids of a feature in [start, end), for evidence on alerts."""
+        sql = """
+            SELECT call_id FROM calls
+            WHERE feature = ? AND (status = 'error') = ? AND time >= ? AND time < ?
+            ORDER BY time, call_id LIMIT ?
+        """
+        with self._lock:
+            rows = self._db.execute(sql, [feature, failed, _naive(start), _naive(end), limit])
+            return [str(row[0]) for row in rows.fetchall()]
+
+    def get_call(self, call_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            cursor = self._db.execute("SELECT * FROM calls WHERE call_id = ?", [call_id])
+            row = cursor.fetchone()
+            names = [column[0] for column in cursor.description or []]
+        if row is None:
+            return None
+        record = dict(zip(names, row, strict=True))
+        record["time"] = record["time"].replace(tzinfo=UTC)
+        record["attributes"] = json.loads(record["attributes"] or "{}")
+        return record
+
+
+def _naive(when: datetime) -> datetime:
+    return when.astimezone(UTC).replace(tzinfo=None)
+
+
+def _to_arrow(calls: Sequence[Call]) -> pa.Table:
+    columns: dict[str, list[Any]] = {name: [] for name, _, _ in _CALL_COLUMNS}
+    for call in calls:
+        columns["call_id"].append(call.call_id)
+        columns["time"].append(_naive(call.time))
+        columns["feature"].append(call.feature)
+        columns["status"].append(call.status.value)
+        columns["error_type"].append(call.error_type)
+        columns["latency_ms"].append(call.latency_ms)
+        columns["provider"].append(call.provider)
+        columns["model"].append(call.model)
+        columns["model_version"].append(call.model_version)
+        columns["prompt_version"].append(call.prompt_version)
+        columns["index_version"].append(call.index_version)
+        columns["tenant"].append(call.tenant)
+        columns["user_id"].append(call.user)
+        columns["trace_id"].append(call.trace_id)
+        columns["input_tokens"].append(call.input_tokens)
+        columns["output_tokens"].append(call.output_tokens)
+        columns["cost_usd"].append(call.cost_usd)
+        columns["finish_reason"].append(call.finish_reason)
+        columns["input_text"].append(call.input_text)
+        columns["output_text"].append(call.output_text)
+        columns["attributes"].append(json.dumps(dict(call.attributes), sort_keys=True))
+    return pa.table(columns, schema=_ARROW_SCHEMA)
