@@ -61,7 +61,11 @@ class ErrorRateDetector:
         min_ratio: float = 1.5,
         recovery_p: float = 0.05,
     ) -> None:
-        for name, seconds in (("window_s", window_s), ("baseline_s", baseline_s), ("recovery_s", recovery_s)):
+        for name, seconds in (
+            ("window_s", window_s),
+            ("baseline_s", baseline_s),
+            ("recovery_s", recovery_s),
+        ):
             if seconds < bucket_s or seconds % bucket_s:
                 raise ValueError(f"{name} must be a positive multiple of bucket_s ({bucket_s})")
         if false_alarms_per_30_days <= 0:
@@ -108,7 +112,11 @@ class ErrorRateDetector:
     def _check_alarm(self, now: datetime) -> None:
         calls, errors = _sum(list(self._recent)[-(self.window_s // self.bucket_s) :])
         base_calls, base_errors = _sum(self._baseline)
-        if base_calls < self.min_baseline_calls or calls < self.min_calls or errors < self.min_errors:
+        if (
+            base_calls < self.min_baseline_calls
+            or calls < self.min_calls
+            or errors < self.min_errors
+        ):
             return
         rate, base_rate = errors / calls, base_errors / base_calls
         if rate < self.min_ratio * base_rate:

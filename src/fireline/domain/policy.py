@@ -26,7 +26,10 @@ def availability_severity(failing_share: float) -> tuple[Severity, str]:
     """
     for floor, severity in AVAILABILITY_SEVERITY:
         if failing_share >= floor:
-            return severity, f"{failing_share:.1%} of requests failing (>= {floor:.0%} is {severity})"
+            return (
+                severity,
+                f"{failing_share:.1%} of requests failing (>= {floor:.0%} is {severity})",
+            )
     return Severity.P3, f"{failing_share:.1%} of requests failing (below 5% is P3)"
 
 

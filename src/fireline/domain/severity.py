@@ -40,7 +40,11 @@ _TARGETS = {
     Severity.P2: "within 4 hours",
     Severity.P3: "next business day",
 }
-_WITHIN = {Severity.P0: timedelta(0), Severity.P1: timedelta(hours=1), Severity.P2: timedelta(hours=4)}
+_WITHIN = {
+    Severity.P0: timedelta(0),
+    Severity.P1: timedelta(hours=1),
+    Severity.P2: timedelta(hours=4),
+}
 
 
 def response_due(severity: Severity, opened_at: datetime) -> datetime:

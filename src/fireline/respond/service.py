@@ -99,14 +99,22 @@ class IncidentService:
             f"{recovery.evidence.get('error_rate', 0.0):.1%} over the last "
             f"{int(recovery.evidence.get('recovery_seconds', 0)) // 60} min"
         )
-        self._log(tx, alert.incident_id, f"detector:{recovery.detector}", "recovered", message,
-                  data=dict(recovery.evidence))
+        self._log(
+            tx,
+            alert.incident_id,
+            f"detector:{recovery.detector}",
+            "recovered",
+            message,
+            data=dict(recovery.evidence),
+        )
         if not incident.is_open or tx.alerts(incident_id=alert.incident_id, open_only=True):
             return incident
         if can_transition(incident.state, IncidentState.RESTORING):
             incident = incident.transition(IncidentState.RESTORING, now)
             tx.save_incident(incident, now=now)
-        return self.resolve(tx, alert.incident_id, actor=POLICY_ACTOR, reason="every alert recovered")
+        return self.resolve(
+            tx, alert.incident_id, actor=POLICY_ACTOR, reason="every alert recovered"
+        )
 
     def resolve(self, tx: StateTx, incident_id: int, *, actor: str, reason: str) -> Incident:
         """Resolve an open incident and lift the guards it set."""
@@ -117,11 +125,21 @@ class IncidentService:
         for guard in tx.list_guards(active_only=True):
             if guard.incident_id == incident_id:
                 tx.put_guard(
-                    Guard(guard.feature, ContainmentLevel.NONE, reason=f"incident {incident_id} resolved",
-                          set_by=actor, updated_at=now)
+                    Guard(
+                        guard.feature,
+                        ContainmentLevel.NONE,
+                        reason=f"incident {incident_id} resolved",
+                        set_by=actor,
+                        updated_at=now,
+                    )
                 )
-                self._log(tx, incident_id, actor, "guard_cleared",
-                          f"guard of {guard.feature} cleared (was level {int(guard.level)})")
+                self._log(
+                    tx,
+                    incident_id,
+                    actor,
+                    "guard_cleared",
+                    f"guard of {guard.feature} cleared (was level {int(guard.level)})",
+                )
         for open_alert in tx.alerts(incident_id=incident_id, open_only=True):
             assert open_alert.alert_id is not None
             tx.resolve_alert(open_alert.alert_id, now)

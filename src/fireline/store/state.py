@@ -111,9 +111,11 @@ class StateTx:
             raise NotFound(f"incident {incident.incident_id} does not exist")
 
     def get_incident(self, incident_id: int) -> Incident:
-        row = self._db.execute(
-            sa.select(incidents).where(incidents.c.id == incident_id)
-        ).mappings().first()
+        row = (
+            self._db.execute(sa.select(incidents).where(incidents.c.id == incident_id))
+            .mappings()
+            .first()
+        )
         if row is None:
             raise NotFound(f"incident {incident_id} does not exist")
         return _incident_from(row)
@@ -149,9 +151,7 @@ class StateTx:
 
     def timeline(self, incident_id: int) -> list[TimelineEntry]:
         query = (
-            sa.select(timeline)
-            .where(timeline.c.incident_id == incident_id)
-            .order_by(timeline.c.id)
+            sa.select(timeline).where(timeline.c.incident_id == incident_id).order_by(timeline.c.id)
         )
         return [
             TimelineEntry(
@@ -216,9 +216,11 @@ class StateTx:
     # ------------------------------------------------------------ guards
 
     def get_guard(self, feature: str) -> Guard:
-        row = self._db.execute(
-            sa.select(guards).where(guards.c.feature == feature)
-        ).mappings().first()
+        row = (
+            self._db.execute(sa.select(guards).where(guards.c.feature == feature))
+            .mappings()
+            .first()
+        )
         return Guard.normal(feature) if row is None else _guard_from(row)
 
     def list_guards(self, *, active_only: bool = False) -> list[Guard]:

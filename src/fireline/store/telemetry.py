@@ -90,21 +90,16 @@ class TelemetryStore:
             self._db.close()
 
     def insert_calls(self, calls: Sequence[Call]) -> int:
-        """Store calls not stored yet (by call_id), all in one transaction; return how many were new."""
+        """Store the calls not stored yet (by call_id), atomically; return how many were new."""
         unique = list({call.call_id: call for call in reversed(calls)}.values())
         if not unique:
             return 0
         batch = _to_arrow(unique)  # noqa: F841 - read by name in the SQL below
+        # One INSERT statement is atomic: the whole batch is stored or none of it.
         with self._lock:
-            self._db.execute("BEGIN TRANSACTION")
-            try:
-                row = self._db.execute(
-                    "INSERT INTO calls SELECT * FROM batch ON CONFLICT DO NOTHING"
-                ).fetchone()
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+            row = self._db.execute(
+                "INSERT INTO calls SELECT * FROM batch ON CONFLICT DO NOTHING"
+            ).fetchone()
         return int(row[0]) if row else 0
 
     def _count(self) -> int:

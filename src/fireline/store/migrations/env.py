@@ -8,7 +8,9 @@ from fireline.store.tables import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run fireline's migrations through StateStore.upgrade() or `fireline migrate`")
+    raise RuntimeError(
+        "run fireline's migrations through StateStore.upgrade() or `fireline migrate`"
+    )
 
 context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
 with context.begin_transaction():

@@ -1,0 +1,148 @@
+"""Response bodies of the API, separate from the domain types they render."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from fireline.domain.alert import Alert
+from fireline.domain.guard import Guard
+from fireline.domain.incident import Incident, TimelineEntry
+from fireline.domain.severity import response_due
+
+
+class GuardOut(BaseModel):
+    """What an app must do for a feature; `enabled` is false from level 4 (kill switch) up."""
+
+    feature: str
+    level: int
+    name: str
+    description: str
+    enabled: bool
+    probe_share: float
+    reason: str | None
+    incident_id: int | None
+    set_by: str | None
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, guard: Guard) -> GuardOut:
+        return cls(
+            feature=guard.feature,
+            level=int(guard.level),
+            name=guard.level.slug,
+            description=guard.level.description,
+            enabled=guard.enabled,
+            probe_share=guard.probe_share,
+            reason=guard.reason,
+            incident_id=guard.incident_id,
+            set_by=guard.set_by,
+            updated_at=guard.updated_at,
+        )
+
+
+class IncidentOut(BaseModel):
+    id: int
+    feature: str
+    type: str
+    severity: str
+    response_target: str
+    response_due: datetime
+    state: str
+    title: str
+    detected_at: datetime
+    state_times: dict[str, datetime]
+
+    @classmethod
+    def of(cls, incident: Incident) -> IncidentOut:
+        assert incident.incident_id is not None
+        return cls(
+            id=incident.incident_id,
+            feature=incident.feature,
+            type=incident.type.value,
+            severity=incident.severity.value,
+            response_target=incident.severity.response_target,
+            response_due=response_due(incident.severity, incident.detected_at),
+            state=incident.state.value,
+            title=incident.title,
+            detected_at=incident.detected_at,
+            state_times={state.value: at for state, at in incident.state_times.items()},
+        )
+
+
+class AlertOut(BaseModel):
+    id: int | None
+    detector: str
+    feature: str
+    signal: str
+    fired_at: datetime
+    window_start: datetime
+    window_end: datetime
+    baseline_value: float
+    current_value: float
+    p_value: float
+    evidence: dict[str, Any]
+    resolved_at: datetime | None
+
+    @classmethod
+    def of(cls, alert: Alert) -> AlertOut:
+        return cls(
+            id=alert.alert_id,
+            detector=alert.detector,
+            feature=alert.feature,
+            signal=alert.signal,
+            fired_at=alert.fired_at,
+            window_start=alert.window_start,
+            window_end=alert.window_end,
+            baseline_value=alert.baseline_value,
+            current_value=alert.current_value,
+            p_value=alert.p_value,
+            evidence=dict(alert.evidence),
+            resolved_at=alert.resolved_at,
+        )
+
+
+class TimelineOut(BaseModel):
+    at: datetime
+    actor: str
+    kind: str
+    message: str
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, entry: TimelineEntry) -> TimelineOut:
+        return cls(
+            at=entry.at,
+            actor=entry.actor,
+            kind=entry.kind,
+            message=entry.message,
+            data=dict(entry.data),
+        )
+
+
+class IncidentDetailOut(IncidentOut):
+    alerts: list[AlertOut]
+    timeline: list[TimelineOut]
+
+
+class IngestOut(BaseModel):
+    accepted: int
+    duplicates: int
+
+
+class ResolveIn(BaseModel):
+    actor: str
+    reason: str
+
+
+class ProblemOut(BaseModel):
+    row: int | None
+    field: str | None
+    message: str
+
+
+class ErrorOut(BaseModel):
+    detail: str
+    problems: list[ProblemOut] = []
