@@ -1,0 +1,186 @@
+"""The HTTP API, served by uvicorn on loopback and called with httpx."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from fireline.api.app import MAX_BODY_BYTES, create_app
+from fireline.clock import SimulatedClock
+from fireline.runtime import Fireline
+from tests.conftest import T0
+from tests.servers import serving
+
+
+@pytest.fixture
+def deployment() -> Iterator[tuple[Fireline, SimulatedClock]]:
+    clock = SimulatedClock(T0)
+    app = Fireline.in_memory(clock)
+    yield app, clock
+    app.close()
+
+
+@pytest.fixture
+def client(deployment: tuple[Fireline, SimulatedClock]) -> Iterator[httpx.Client]:
+    with serving(create_app(deployment[0])) as url, httpx.Client(base_url=url) as http:
+        yield http
+
+
+def a_call(n: int, **overrides: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "call_id": f"c{n}",
+        "time": (T0 + timedelta(seconds=n)).isoformat(),
+        "feature": "support-bot",
+        "status": "ok",
+        "model": "gpt-x",
+        "latency_ms": 812.5,
+    }
+    row.update(overrides)
+    return row
+
+
+def test_a_valid_batch_is_stored_and_a_resent_one_is_counted_as_duplicates(
+    client: httpx.Client, deployment: tuple[Fireline, SimulatedClock]
+) -> None:
+    batch = {"calls": [a_call(1), a_call(2, status="error", error_type="http_503")]}
+    first = client.post("/v1/calls", json=batch)
+    assert first.status_code == 200
+    assert first.json() == {"accepted": 2, "duplicates": 0}
+    again = client.post("/v1/calls", json=batch)
+    assert again.json() == {"accepted": 0, "duplicates": 2}
+    assert deployment[0].telemetry.count_calls() == 2
+
+
+def test_a_batch_with_one_bad_row_is_refused_whole_naming_row_and_field(
+    client: httpx.Client, deployment: tuple[Fireline, SimulatedClock]
+) -> None:
+    batch = {"calls": [a_call(1), a_call(2), {**a_call(3), "latency_ms": "slow"}]}
+    response = client.post("/v1/calls", json=batch)
+    assert response.status_code == 422
+    body = response.json()
+    assert "row 3" in body["detail"]
+    assert "latency_ms" in body["detail"]
+    assert body["problems"][0]["row"] == 3
+    assert body["problems"][0]["field"] == "latency_ms"
+    assert deployment[0].telemetry.count_calls() == 0
+
+
+def test_a_row_without_a_feature_is_named(client: httpx.Client) -> None:
+    row = a_call(1)
+    del row["feature"]
+    response = client.post("/v1/calls", json={"calls": [row]})
+    assert response.status_code == 422
+    assert response.json()["problems"] == [
+        {"row": 1, "field": "feature", "message": "Field required"}
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b'[{"feature": "x"}]', "'calls' array"),
+        (b'{"calls": {"feature": "x"}}', "'calls' array"),
+        (b'{"calls": [42]}', "expected a JSON object"),
+    ],
+)
+def test_malformed_bodies_get_a_4xx_that_says_what_is_wrong(
+    client: httpx.Client, body: bytes, expected: str
+) -> None:
+    response = client.post("/v1/calls", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert expected in response.json()["detail"]
+
+
+def test_an_oversized_body_is_refused_with_413(
+    client: httpx.Client, deployment: tuple[Fireline, SimulatedClock]
+) -> None:
+    filler = "x" * 100_000
+    rows = [a_call(i, output_text=filler) for i in range(MAX_BODY_BYTES // 100_000 + 5)]
+    response = client.post("/v1/calls", content=json.dumps({"calls": rows}).encode(),
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert "larger than" in response.json()["detail"]
+    assert deployment[0].telemetry.count_calls() == 0
+
+
+def test_an_oversized_stream_without_length_is_refused_too(client: httpx.Client) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"calls": ['
+        for _ in range(MAX_BODY_BYTES // 65_536 + 2):
+            yield b" " * 65_536
+        yield b"]}"
+
+    response = client.post("/v1/calls", content=chunks())
+    assert response.status_code == 413
+
+
+def test_too_many_calls_in_one_batch_is_refused(client: httpx.Client) -> None:
+    rows = [{"time": T0.isoformat(), "feature": "f"} for _ in range(10_001)]
+    response = client.post("/v1/calls", json={"calls": rows})
+    assert response.status_code == 413
+    assert "10000" in response.json()["detail"]
+
+
+def test_an_unknown_feature_reads_as_enabled_at_level_0(client: httpx.Client) -> None:
+    response = client.get("/api/guards/never-seen")
+    assert response.status_code == 200
+    assert response.json()["level"] == 0
+    assert response.json()["enabled"] is True
+
+
+def test_a_missing_incident_is_a_404(client: httpx.Client) -> None:
+    response = client.get("/api/incidents/12345")
+    assert response.status_code == 404
+    assert "12345" in response.json()["detail"]
+
+
+def test_an_outage_sent_over_http_shows_up_as_an_incident_and_a_kill_switch(
+    client: httpx.Client, deployment: tuple[Fireline, SimulatedClock]
+) -> None:
+    app, clock = deployment
+    rows = []
+    for minute in range(75):
+        for i in range(60):
+            # One error every third minute for 72 minutes, then half of all calls fail.
+            failed = i % 2 == 0 if minute >= 72 else (i == 0 and minute % 3 == 0)
+            rows.append(a_call(minute * 1000 + i,
+                               time=(T0 + timedelta(minutes=minute, seconds=i)).isoformat(),
+                               status="error" if failed else "ok"))
+    for start in range(0, len(rows), 2_000):
+        assert client.post("/v1/calls", json={"calls": rows[start:start + 2_000]}).status_code == 200
+    clock.set(T0 + timedelta(minutes=75))
+    app.tick()
+
+    incidents = client.get("/api/incidents", params={"state": "open"}).json()
+    assert len(incidents) == 1
+    assert incidents[0]["type"] == "availability"
+    assert incidents[0]["state"] == "contained"
+    assert incidents[0]["response_target"] in ("immediate", "within 1 hour")
+    detail = client.get(f"/api/incidents/{incidents[0]['id']}").json()
+    assert [e["kind"] for e in detail["timeline"]] == ["detected", "triaged", "guard_set"]
+    assert detail["alerts"][0]["evidence"]["error_types"] == {"unknown": detail["alerts"][0]["evidence"]["errors"]}
+    guard = client.get("/api/guards/support-bot").json()
+    assert guard["level"] == 4
+    assert guard["enabled"] is False
+    assert guard["incident_id"] == incidents[0]["id"]
+
+    resolved = client.post(f"/api/incidents/{incidents[0]['id']}/resolve",
+                           json={"actor": "alice", "reason": "provider fixed"})
+    assert resolved.status_code == 200
+    assert resolved.json()["state"] == "resolved"
+    assert client.get("/api/guards/support-bot").json()["enabled"] is True
+    again = client.post(f"/api/incidents/{incidents[0]['id']}/resolve",
+                        json={"actor": "alice", "reason": "again"})
+    assert again.status_code == 409
+
+
+def test_the_openapi_document_lists_the_public_routes(client: httpx.Client) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/calls", "/api/incidents", "/api/incidents/{incident_id}",
+            "/api/guards/{feature}"} <= set(paths)

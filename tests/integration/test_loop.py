@@ -1,0 +1,133 @@
+"""One failure through the whole loop on real stores: ingest, detect, triage, contain, resolve."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fireline.clock import SimulatedClock
+from fireline.domain.guard import ContainmentLevel
+from fireline.domain.incident import IncidentState, IncidentType
+from fireline.domain.severity import Severity
+from fireline.errors import IllegalTransition
+from fireline.runtime import Fireline
+from fireline.settings import Settings
+from tests.conftest import T0
+
+
+@pytest.fixture
+def deployment(tmp_path: Path, state_url: str) -> Iterator[tuple[Fireline, SimulatedClock]]:
+    clock = SimulatedClock(T0)
+    app = Fireline(Settings(data_dir=tmp_path, state_url=state_url), clock=clock, lateness_s=0)
+    yield app, clock
+    app.close()
+
+
+def send_minute(app: Fireline, clock: SimulatedClock, rng: np.random.Generator,
+                error_rate: float, calls: int = 120) -> None:
+    start = clock.now()
+    rows = [
+        (i, {
+            "call_id": f"{start.isoformat()}-{i}",
+            "time": (start + timedelta(seconds=float(s))).isoformat(),
+            "feature": "support-bot",
+            "status": "error" if rng.random() < error_rate else "ok",
+        })
+        for i, s in enumerate(np.sort(rng.uniform(0, 60, calls)), start=1)
+    ]
+    app.ingest.ingest_rows(rows)
+    clock.advance(60)
+
+
+def test_an_outage_opens_a_contained_incident_and_recovery_resolves_it(
+    deployment: tuple[Fireline, SimulatedClock],
+) -> None:
+    app, clock = deployment
+    rng = np.random.default_rng(7)
+    for _ in range(75):
+        send_minute(app, clock, rng, 0.01)
+        assert app.tick().alerts == []
+    assert app.list_incidents() == []
+
+    onset = clock.now()
+    send_minute(app, clock, rng, 0.7)
+    result = app.tick()
+    assert len(result.alerts) == 1
+    [incident] = app.list_incidents()
+    assert incident.type is IncidentType.AVAILABILITY
+    assert incident.severity in (Severity.P0, Severity.P1)
+    assert incident.state is IncidentState.CONTAINED
+    assert incident.detected_at - onset <= timedelta(minutes=5)
+    guard = app.guard("support-bot")
+    assert guard.level is ContainmentLevel.FEATURE_DISABLED
+    assert guard.incident_id == incident.incident_id
+
+    for _ in range(10):
+        send_minute(app, clock, rng, 0.7, calls=10)
+        app.tick()
+    assert app.list_incidents(open_only=True) != []
+    for _ in range(15):
+        send_minute(app, clock, rng, 0.0, calls=10)
+        app.tick()
+    [resolved] = app.list_incidents()
+    assert resolved.state is IncidentState.RESOLVED
+    assert app.guard("support-bot").level is ContainmentLevel.NONE
+    with app.state.unit_of_work() as tx:
+        kinds = [e.kind for e in tx.timeline(resolved.incident_id or 0)]
+    assert kinds == ["detected", "triaged", "guard_set", "recovered", "guard_cleared", "resolved"]
+
+
+def test_a_restarted_deployment_remembers_its_detectors(tmp_path: Path, state_url: str) -> None:
+    clock = SimulatedClock(T0)
+    rng = np.random.default_rng(3)
+    first = Fireline(Settings(data_dir=tmp_path, state_url=state_url), clock=clock, lateness_s=0)
+    for _ in range(75):
+        send_minute(first, clock, rng, 0.01)
+        first.tick()
+    first.close()
+    second = Fireline(Settings(data_dir=tmp_path, state_url=state_url), clock=clock, lateness_s=0)
+    try:
+        send_minute(second, clock, rng, 0.7)
+        assert len(second.tick().alerts) == 1
+    finally:
+        second.close()
+
+
+def test_a_late_tick_catches_up_on_every_bucket_it_missed(
+    deployment: tuple[Fireline, SimulatedClock],
+) -> None:
+    app, clock = deployment
+    rng = np.random.default_rng(11)
+    for _ in range(70):
+        send_minute(app, clock, rng, 0.01)
+    app.tick()
+    for _ in range(3):
+        send_minute(app, clock, rng, 0.8)
+    for _ in range(30):
+        send_minute(app, clock, rng, 0.01)
+    result = app.tick()
+    assert result.buckets == 33
+    assert len(result.alerts) == 1
+    assert result.alerts[0].fired_at <= T0 + timedelta(minutes=71)
+
+
+def test_resolving_by_hand_clears_the_kill_switch_and_cannot_be_done_twice(
+    deployment: tuple[Fireline, SimulatedClock],
+) -> None:
+    app, clock = deployment
+    rng = np.random.default_rng(5)
+    for _ in range(70):
+        send_minute(app, clock, rng, 0.01)
+    send_minute(app, clock, rng, 0.9)
+    app.tick()
+    [incident] = app.list_incidents()
+    assert incident.incident_id is not None
+    assert not app.guard("support-bot").enabled
+    app.resolve(incident.incident_id, actor="alice", reason="provider confirmed fixed")
+    assert app.guard("support-bot").enabled
+    with pytest.raises(IllegalTransition, match="already resolved"):
+        app.resolve(incident.incident_id, actor="alice", reason="again")
