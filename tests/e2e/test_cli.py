@@ -1,0 +1,116 @@
+"""The `fireline` command as a user runs it, in a subprocess, on a data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import T0
+
+
+def fireline(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "FIRELINE_DATA_DIR": str(data_dir), **(env or {})}
+    environment.pop("FIRELINE_STATE_URL", None)
+    return subprocess.run([sys.executable, "-m", "fireline", *args], capture_output=True,
+                          text=True, env=environment, timeout=300, check=False)
+
+
+def write_jsonl(path: Path, rows: list[Any]) -> Path:
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows))
+    return path
+
+
+def day_of_calls(outage_from_minute: int | None) -> list[dict[str, Any]]:
+    rows = []
+    for minute in range(80):
+        for i in range(60):
+            outage = outage_from_minute is not None and minute >= outage_from_minute
+            failed = i % 2 == 0 if outage else (i == 0 and minute % 2 == 0)
+            rows.append({
+                "time": (T0 + timedelta(minutes=minute, seconds=i)).isoformat(),
+                "feature": "support-bot",
+                "status": "error" if failed else "ok",
+                "error_type": "http_503" if failed else None,
+            })
+    return rows
+
+
+def test_ingest_then_tick_opens_an_incident_listed_by_the_cli(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    calls = write_jsonl(tmp_path / "calls.jsonl", day_of_calls(outage_from_minute=77))
+    stored = fireline("ingest", str(calls), data_dir=data)
+    assert stored.returncode == 0, stored.stderr
+    assert "4800 calls stored, 0 already stored" in stored.stdout
+
+    again = fireline("ingest", str(calls), data_dir=data)
+    assert "0 calls stored, 4800 already stored" in again.stdout
+
+    ticked = fireline("tick", "--at", (T0 + timedelta(minutes=80, seconds=30)).isoformat(),
+                      data_dir=data)
+    assert ticked.returncode == 0, ticked.stderr
+    assert "1 alert(s)" in ticked.stdout
+
+    listed = fireline("incidents", "--json", data_dir=data)
+    [incident] = json.loads(listed.stdout)
+    assert incident["type"] == "availability"
+    assert incident["state"] == "contained"
+
+    guards = json.loads(fireline("guards", "--json", data_dir=data).stdout)
+    assert guards == [{"feature": "support-bot", "level": 4, "enabled": False,
+                       "reason": guards[0]["reason"], "incident_id": incident["id"]}]
+
+    shown = fireline("incident", str(incident["id"]), data_dir=data)
+    assert "guard_set" in shown.stdout
+
+    resolved = fireline("resolve", str(incident["id"]), "--reason", "provider fixed", data_dir=data)
+    assert resolved.returncode == 0, resolved.stderr
+    assert json.loads(fireline("guards", "--json", data_dir=data).stdout)[0]["enabled"] is True
+    assert (data / "telemetry.duckdb").exists()
+    assert (data / "state.db").exists()
+
+
+def test_a_bad_line_is_reported_with_file_and_line_and_nothing_is_written(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    rows: list[Any] = [*day_of_calls(None)[:3], {"time": T0.isoformat()}, "{broken"]
+    calls = write_jsonl(tmp_path / "calls.jsonl", rows)
+    result = fireline("ingest", str(calls), data_dir=data)
+    assert result.returncode == 2
+    assert f"{calls}: row 5" in result.stderr and "not valid JSON" in result.stderr
+
+    rows = [*day_of_calls(None)[:3], {"time": T0.isoformat()}]
+    calls = write_jsonl(tmp_path / "calls.jsonl", rows)
+    result = fireline("ingest", str(calls), data_dir=data)
+    assert result.returncode == 2
+    assert "row 4, field 'feature': Field required" in result.stderr
+    assert "Traceback" not in result.stderr
+    listed = fireline("ingest", str(write_jsonl(tmp_path / "ok.jsonl", day_of_calls(None)[:3])),
+                      data_dir=data)
+    assert "3 calls stored, 0 already stored" in listed.stdout
+
+
+def test_the_data_directory_comes_from_the_flag_before_the_environment(tmp_path: Path) -> None:
+    flag_dir, env_dir = tmp_path / "flag", tmp_path / "env"
+    calls = write_jsonl(tmp_path / "calls.jsonl", day_of_calls(None)[:5])
+    result = fireline("--data-dir", str(flag_dir), "ingest", str(calls), data_dir=env_dir)
+    assert result.returncode == 0, result.stderr
+    assert (flag_dir / "telemetry.duckdb").exists()
+    assert not env_dir.exists()
+
+
+def test_an_unknown_drill_scenario_is_named_with_the_known_ones(tmp_path: Path) -> None:
+    result = fireline("drill", "volcano", data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "unknown scenario 'volcano'" in result.stderr
+    assert "provider-outage" in result.stderr
+
+
+def test_an_unknown_incident_is_an_error_not_a_traceback(tmp_path: Path) -> None:
+    result = fireline("incident", "42", data_dir=tmp_path)
+    assert result.returncode == 1
+    assert "incident 42 does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
