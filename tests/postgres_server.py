@@ -52,12 +52,35 @@ class PostgresServer:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> PostgresServer:
-        self._run(_binary("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust",
-                  "--no-sync", "-E", "UTF8")
-        options = (f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-                   f"-c unix_socket_directories={self.directory} -c fsync=off")
-        self._run(_binary("pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-t", "60",
-                  "-l", str(self.directory / "server.log"), "start")
+        self._run(
+            _binary("initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={self.port} "
+            f"-c unix_socket_directories={self.directory} -c fsync=off"
+        )
+        self._run(
+            _binary("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            str(self.directory / "server.log"),
+            "start",
+        )
         return self
 
     def stop(self) -> None:
@@ -67,8 +90,9 @@ class PostgresServer:
             shutil.rmtree(self.directory, ignore_errors=True)
 
     def _run(self, *command: str) -> None:
-        result = subprocess.run([*self._as_user, *command], capture_output=True, text=True,
-                                check=False)
+        result = subprocess.run(
+            [*self._as_user, *command], capture_output=True, text=True, check=False
+        )
         if result.returncode != 0:
             log = self.directory / "server.log"
             tail = log.read_text()[-2000:] if log.exists() else ""

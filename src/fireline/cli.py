@@ -50,8 +50,10 @@ def _main(
     ] = None,
     state_url: Annotated[
         str | None,
-        typer.Option(help="State store URL (SQLAlchemy) instead of SQLite in the data directory",
-                     envvar=STATE_URL_ENV),
+        typer.Option(
+            help="State store URL (SQLAlchemy) instead of SQLite in the data directory",
+            envvar=STATE_URL_ENV,
+        ),
     ] = None,
 ) -> None:
     _Options.settings = Settings.resolve(data_dir, state_url)
@@ -74,7 +76,9 @@ def _print_json(value: Any) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
-    tick_seconds: Annotated[float, typer.Option(help="Seconds between detection ticks; 0 turns detection off")] = 60.0,
+    tick_seconds: Annotated[
+        float, typer.Option(help="Seconds between detection ticks; 0 turns detection off")
+    ] = 60.0,
 ) -> None:
     """Run the API server, with detection ticking in the background."""
     import uvicorn
@@ -89,21 +93,32 @@ def serve(
 
 @app.command()
 def ingest(
-    file: Annotated[Path, typer.Argument(help="JSONL file, one call per line", exists=True, dir_okay=False)],
-    url: Annotated[str | None, typer.Option(help="Send through a running server at this URL instead")] = None,
+    file: Annotated[
+        Path, typer.Argument(help="JSONL file, one call per line", exists=True, dir_okay=False)
+    ],
+    url: Annotated[
+        str | None, typer.Option(help="Send through a running server at this URL instead")
+    ] = None,
 ) -> None:
     """Import calls from a JSONL file: every line is validated before anything is written."""
     rows = list(read_jsonl(file))
     if url is None:
         with _fireline() as instance:
-            result = instance.ingest.ingest_rows(rows, source=str(file), max_rows=None)
+            result = instance.ingest.ingest_rows(
+                rows, source=str(file), max_rows=None, row_label="line"
+            )
         console.print(f"{file}: {result.accepted} calls stored, {result.duplicates} already stored")
         return
     from fireline.ingest.schema import parse_calls
 
-    parse_calls(rows, source=str(file), max_rows=None)  # refuse a bad file before sending any of it
+    parse_calls(
+        rows, source=str(file), max_rows=None, row_label="line"
+    )  # refuse a bad file before sending any of it
     accepted = duplicates = 0
-    with Progress(console=errors, transient=True) as progress, httpx.Client(base_url=url, timeout=60) as client:
+    with (
+        Progress(console=errors, transient=True) as progress,
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
         task = progress.add_task(f"sending {file.name}", total=len(rows))
         for start in range(0, len(rows), UPLOAD_BATCH):
             batch = [row for _, row in rows[start : start + UPLOAD_BATCH]]
@@ -118,7 +133,9 @@ def ingest(
 
 @app.command()
 def tick(
-    at: Annotated[datetime | None, typer.Option(help="Event time to detect up to (ISO 8601) [default: now]")] = None,
+    at: Annotated[
+        datetime | None, typer.Option(help="Event time to detect up to (ISO 8601) [default: now]")
+    ] = None,
 ) -> None:
     """Run detection once, up to now (or --at), and respond to what it finds."""
     with _fireline(SimulatedClock(at) if at else None) as instance:
@@ -131,7 +148,9 @@ def tick(
 
 @app.command()
 def incidents(
-    open_only: Annotated[bool, typer.Option("--open", help="Only incidents not yet resolved")] = False,
+    open_only: Annotated[
+        bool, typer.Option("--open", help="Only incidents not yet resolved")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List incidents, newest first."""
@@ -145,8 +164,15 @@ def incidents(
         return
     table = Table("id", "severity", "type", "state", "feature", "detected", "title")
     for i in found:
-        table.add_row(str(i.incident_id), i.severity.value, i.type.value, i.state.value,
-                      i.feature, i.detected_at.strftime("%Y-%m-%d %H:%M:%S"), i.title)
+        table.add_row(
+            str(i.incident_id),
+            i.severity.value,
+            i.type.value,
+            i.state.value,
+            i.feature,
+            i.detected_at.strftime("%Y-%m-%d %H:%M:%S"),
+            i.title,
+        )
     console.print(table)
 
 
@@ -160,13 +186,21 @@ def incident(
         found = tx.get_incident(incident_id)
         entries = tx.timeline(incident_id)
     if as_json:
-        _print_json({**_incident_dict(found), "timeline": [
-            {"at": e.at, "actor": e.actor, "kind": e.kind, "message": e.message} for e in entries
-        ]})
+        _print_json(
+            {
+                **_incident_dict(found),
+                "timeline": [
+                    {"at": e.at, "actor": e.actor, "kind": e.kind, "message": e.message}
+                    for e in entries
+                ],
+            }
+        )
         return
     console.print(f"[bold]incident {found.incident_id}[/bold]: {found.title}")
-    console.print(f"{found.severity} {found.type} on {found.feature}, {found.state}; "
-                  f"response {found.severity.response_target}")
+    console.print(
+        f"{found.severity} {found.type} on {found.feature}, {found.state}; "
+        f"response {found.severity.response_target}"
+    )
     table = Table("at", "actor", "what", "message")
     for e in entries:
         table.add_row(e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.kind, e.message)
@@ -191,13 +225,28 @@ def guards(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] =
     with _fireline() as instance, instance.state.unit_of_work() as tx:
         found = tx.list_guards()
     if as_json:
-        _print_json([{"feature": g.feature, "level": int(g.level), "enabled": g.enabled,
-                      "reason": g.reason, "incident_id": g.incident_id} for g in found])
+        _print_json(
+            [
+                {
+                    "feature": g.feature,
+                    "level": int(g.level),
+                    "enabled": g.enabled,
+                    "reason": g.reason,
+                    "incident_id": g.incident_id,
+                }
+                for g in found
+            ]
+        )
         return
     table = Table("feature", "level", "enabled", "incident", "reason")
     for g in found:
-        table.add_row(g.feature, f"{int(g.level)} {g.level.slug}", str(g.enabled),
-                      str(g.incident_id or ""), g.reason or "")
+        table.add_row(
+            g.feature,
+            f"{int(g.level)} {g.level.slug}",
+            str(g.enabled),
+            str(g.incident_id or ""),
+            g.reason or "",
+        )
     console.print(table)
 
 
@@ -219,7 +268,9 @@ def drill(
     from fireline.drill import SCENARIOS, run_drill
 
     if scenario not in SCENARIOS:
-        raise InvalidInput([Problem(None, None, f"unknown scenario '{scenario}'; known: {', '.join(SCENARIOS)}")])
+        raise InvalidInput(
+            [Problem(None, None, f"unknown scenario '{scenario}'; known: {', '.join(SCENARIOS)}")]
+        )
     chosen = SCENARIOS[scenario]
     if as_json:
         card = run_drill(chosen, seed=seed)
@@ -227,7 +278,9 @@ def drill(
     else:
         with Progress(console=errors, transient=True) as progress:
             task = progress.add_task(f"drill {scenario}", total=1.0)
-            card = run_drill(chosen, seed=seed, progress=lambda done: progress.update(task, completed=done))
+            card = run_drill(
+                chosen, seed=seed, progress=lambda done: progress.update(task, completed=done)
+            )
         _print_scorecard(card.to_dict())
     if not card.passed:
         raise typer.Exit(1)
@@ -239,7 +292,11 @@ def _print_scorecard(card: dict[str, Any]) -> None:
         if key not in ("scenario", "seed", "failures"):
             table.add_row(key.replace("_", " "), "—" if value is None else str(value))
     console.print(table)
-    verdict = "[green]PASSED[/green]" if card["passed"] else "[red]FAILED[/red]: " + "; ".join(card["failures"])
+    verdict = (
+        "[green]PASSED[/green]"
+        if card["passed"]
+        else "[red]FAILED[/red]: " + "; ".join(card["failures"])
+    )
     console.print(verdict)
 
 

@@ -19,11 +19,12 @@ class Problem:
     row: int | None
     field: str | None
     message: str
+    row_label: str = "row"
 
     def __str__(self) -> str:
         where = []
         if self.row is not None:
-            where.append(f"row {self.row}")
+            where.append(f"{self.row_label} {self.row}")
         if self.field is not None:
             where.append(f"field '{self.field}'")
         return f"{', '.join(where)}: {self.message}" if where else self.message

@@ -1,4 +1,4 @@
-"""The composition root: builds stores and services once and hands them to the API, CLI and drills."""
+"""The composition root: builds stores and services once, for the API, the CLI and drills."""
 
 from __future__ import annotations
 

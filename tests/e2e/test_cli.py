@@ -13,11 +13,19 @@ from typing import Any
 from tests.conftest import T0
 
 
-def fireline(*args: str, data_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def fireline(
+    *args: str, data_dir: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "FIRELINE_DATA_DIR": str(data_dir), **(env or {})}
     environment.pop("FIRELINE_STATE_URL", None)
-    return subprocess.run([sys.executable, "-m", "fireline", *args], capture_output=True,
-                          text=True, env=environment, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "fireline", *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+        check=False,
+    )
 
 
 def write_jsonl(path: Path, rows: list[Any]) -> Path:
@@ -31,12 +39,14 @@ def day_of_calls(outage_from_minute: int | None) -> list[dict[str, Any]]:
         for i in range(60):
             outage = outage_from_minute is not None and minute >= outage_from_minute
             failed = i % 2 == 0 if outage else (i == 0 and minute % 2 == 0)
-            rows.append({
-                "time": (T0 + timedelta(minutes=minute, seconds=i)).isoformat(),
-                "feature": "support-bot",
-                "status": "error" if failed else "ok",
-                "error_type": "http_503" if failed else None,
-            })
+            rows.append(
+                {
+                    "time": (T0 + timedelta(minutes=minute, seconds=i)).isoformat(),
+                    "feature": "support-bot",
+                    "status": "error" if failed else "ok",
+                    "error_type": "http_503" if failed else None,
+                }
+            )
     return rows
 
 
@@ -50,8 +60,9 @@ def test_ingest_then_tick_opens_an_incident_listed_by_the_cli(tmp_path: Path) ->
     again = fireline("ingest", str(calls), data_dir=data)
     assert "0 calls stored, 4800 already stored" in again.stdout
 
-    ticked = fireline("tick", "--at", (T0 + timedelta(minutes=80, seconds=30)).isoformat(),
-                      data_dir=data)
+    ticked = fireline(
+        "tick", "--at", (T0 + timedelta(minutes=80, seconds=30)).isoformat(), data_dir=data
+    )
     assert ticked.returncode == 0, ticked.stderr
     assert "1 alert(s)" in ticked.stdout
 
@@ -61,8 +72,15 @@ def test_ingest_then_tick_opens_an_incident_listed_by_the_cli(tmp_path: Path) ->
     assert incident["state"] == "contained"
 
     guards = json.loads(fireline("guards", "--json", data_dir=data).stdout)
-    assert guards == [{"feature": "support-bot", "level": 4, "enabled": False,
-                       "reason": guards[0]["reason"], "incident_id": incident["id"]}]
+    assert guards == [
+        {
+            "feature": "support-bot",
+            "level": 4,
+            "enabled": False,
+            "reason": guards[0]["reason"],
+            "incident_id": incident["id"],
+        }
+    ]
 
     shown = fireline("incident", str(incident["id"]), data_dir=data)
     assert "guard_set" in shown.stdout
@@ -80,16 +98,17 @@ def test_a_bad_line_is_reported_with_file_and_line_and_nothing_is_written(tmp_pa
     calls = write_jsonl(tmp_path / "calls.jsonl", rows)
     result = fireline("ingest", str(calls), data_dir=data)
     assert result.returncode == 2
-    assert f"{calls}: row 5" in result.stderr and "not valid JSON" in result.stderr
+    assert f"{calls}: line 5: not valid JSON" in result.stderr
 
     rows = [*day_of_calls(None)[:3], {"time": T0.isoformat()}]
     calls = write_jsonl(tmp_path / "calls.jsonl", rows)
     result = fireline("ingest", str(calls), data_dir=data)
     assert result.returncode == 2
-    assert "row 4, field 'feature': Field required" in result.stderr
+    assert "line 4, field 'feature': Field required" in result.stderr
     assert "Traceback" not in result.stderr
-    listed = fireline("ingest", str(write_jsonl(tmp_path / "ok.jsonl", day_of_calls(None)[:3])),
-                      data_dir=data)
+    listed = fireline(
+        "ingest", str(write_jsonl(tmp_path / "ok.jsonl", day_of_calls(None)[:3])), data_dir=data
+    )
     assert "3 calls stored, 0 already stored" in listed.stdout
 
 

@@ -11,8 +11,15 @@ import pytest
 
 from fireline.drill import SCENARIOS, Scorecard, run_drill
 
-REQUIRED_KEYS = {"scenario", "detected", "time_to_detect_s", "severity", "containment_level",
-                 "false_alarms", "resolved"}
+REQUIRED_KEYS = {
+    "scenario",
+    "detected",
+    "time_to_detect_s",
+    "severity",
+    "containment_level",
+    "false_alarms",
+    "resolved",
+}
 
 
 @pytest.fixture(scope="module")
@@ -24,11 +31,13 @@ def outage_seed_0() -> Scorecard:
 def test_the_outage_is_detected_within_five_minutes_without_false_alarms(seed: int) -> None:
     card = run_drill(SCENARIOS["provider-outage"], seed=seed)
     assert card.detected
-    assert card.time_to_detect_s is not None and 0 <= card.time_to_detect_s <= 300
+    assert card.time_to_detect_s is not None
+    assert 0 <= card.time_to_detect_s <= 300
     assert card.false_alarms == 0
     assert card.severity in ("P0", "P1")
     assert card.containment_level == 4
-    assert card.kill_switch_set and card.kill_switch_cleared
+    assert card.kill_switch_set
+    assert card.kill_switch_cleared
     assert card.resolved
     assert card.passed, card.failures
 
@@ -55,16 +64,22 @@ def test_the_same_seed_gives_the_same_drill(outage_seed_0: Scorecard) -> None:
 def test_a_drill_that_misses_its_fault_fails_its_scorecard() -> None:
     outage = SCENARIOS["provider-outage"]
     assert outage.fault is not None
-    too_mild = replace(outage, duration_s=6 * 3600,
-                       fault=replace(outage.fault, onset_s=3 * 3600, error_rate=0.012))
+    too_mild = replace(
+        outage, duration_s=6 * 3600, fault=replace(outage.fault, onset_s=3 * 3600, error_rate=0.012)
+    )
     card = run_drill(too_mild, seed=0)
     assert not card.passed
     assert "fault not detected" in card.failures
 
 
 def test_the_cli_prints_the_scorecard_as_json() -> None:
-    result = subprocess.run([sys.executable, "-m", "fireline", "drill", "provider-outage", "--json"],
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "fireline", "drill", "provider-outage", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     card = json.loads(result.stdout)
     assert set(card) >= REQUIRED_KEYS

@@ -1,4 +1,4 @@
-"""`fireline serve` as a real process: calls over HTTP, detection on its own ticker, guards read back."""
+"""`fireline serve` as a real process: calls over HTTP, detection on its own ticker."""
 
 from __future__ import annotations
 
@@ -20,7 +20,10 @@ def test_the_server_detects_an_outage_on_its_own_and_sets_the_kill_switch(tmp_pa
     env.pop("FIRELINE_STATE_URL", None)
     server = subprocess.Popen(
         [sys.executable, "-m", "fireline", "serve", "--port", str(port), "--tick-seconds", "0.5"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -44,11 +47,13 @@ def test_the_server_detects_an_outage_on_its_own_and_sets_the_kill_switch(tmp_pa
                 for i in range(30):
                     failing = minute >= 64
                     failed = i % 2 == 0 if failing else (i == 0 and minute % 3 == 0)
-                    rows.append({
-                        "time": (start + timedelta(minutes=minute, seconds=2 * i)).isoformat(),
-                        "feature": "search-answers",
-                        "status": "error" if failed else "ok",
-                    })
+                    rows.append(
+                        {
+                            "time": (start + timedelta(minutes=minute, seconds=2 * i)).isoformat(),
+                            "feature": "search-answers",
+                            "status": "error" if failed else "ok",
+                        }
+                    )
             response = client.post("/v1/calls", json={"calls": rows})
             assert response.status_code == 200, response.text
 

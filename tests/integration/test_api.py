@@ -102,8 +102,11 @@ def test_an_oversized_body_is_refused_with_413(
 ) -> None:
     filler = "x" * 100_000
     rows = [a_call(i, output_text=filler) for i in range(MAX_BODY_BYTES // 100_000 + 5)]
-    response = client.post("/v1/calls", content=json.dumps({"calls": rows}).encode(),
-                           headers={"content-type": "application/json"})
+    response = client.post(
+        "/v1/calls",
+        content=json.dumps({"calls": rows}).encode(),
+        headers={"content-type": "application/json"},
+    )
     assert response.status_code == 413
     assert "larger than" in response.json()["detail"]
     assert deployment[0].telemetry.count_calls() == 0
@@ -149,11 +152,17 @@ def test_an_outage_sent_over_http_shows_up_as_an_incident_and_a_kill_switch(
         for i in range(60):
             # One error every third minute for 72 minutes, then half of all calls fail.
             failed = i % 2 == 0 if minute >= 72 else (i == 0 and minute % 3 == 0)
-            rows.append(a_call(minute * 1000 + i,
-                               time=(T0 + timedelta(minutes=minute, seconds=i)).isoformat(),
-                               status="error" if failed else "ok"))
+            rows.append(
+                a_call(
+                    minute * 1000 + i,
+                    time=(T0 + timedelta(minutes=minute, seconds=i)).isoformat(),
+                    status="error" if failed else "ok",
+                )
+            )
     for start in range(0, len(rows), 2_000):
-        assert client.post("/v1/calls", json={"calls": rows[start:start + 2_000]}).status_code == 200
+        assert (
+            client.post("/v1/calls", json={"calls": rows[start : start + 2_000]}).status_code == 200
+        )
     clock.set(T0 + timedelta(minutes=75))
     app.tick()
 
@@ -164,23 +173,32 @@ def test_an_outage_sent_over_http_shows_up_as_an_incident_and_a_kill_switch(
     assert incidents[0]["response_target"] in ("immediate", "within 1 hour")
     detail = client.get(f"/api/incidents/{incidents[0]['id']}").json()
     assert [e["kind"] for e in detail["timeline"]] == ["detected", "triaged", "guard_set"]
-    assert detail["alerts"][0]["evidence"]["error_types"] == {"unknown": detail["alerts"][0]["evidence"]["errors"]}
+    assert detail["alerts"][0]["evidence"]["error_types"] == {
+        "unknown": detail["alerts"][0]["evidence"]["errors"]
+    }
     guard = client.get("/api/guards/support-bot").json()
     assert guard["level"] == 4
     assert guard["enabled"] is False
     assert guard["incident_id"] == incidents[0]["id"]
 
-    resolved = client.post(f"/api/incidents/{incidents[0]['id']}/resolve",
-                           json={"actor": "alice", "reason": "provider fixed"})
+    resolved = client.post(
+        f"/api/incidents/{incidents[0]['id']}/resolve",
+        json={"actor": "alice", "reason": "provider fixed"},
+    )
     assert resolved.status_code == 200
     assert resolved.json()["state"] == "resolved"
     assert client.get("/api/guards/support-bot").json()["enabled"] is True
-    again = client.post(f"/api/incidents/{incidents[0]['id']}/resolve",
-                        json={"actor": "alice", "reason": "again"})
+    again = client.post(
+        f"/api/incidents/{incidents[0]['id']}/resolve", json={"actor": "alice", "reason": "again"}
+    )
     assert again.status_code == 409
 
 
 def test_the_openapi_document_lists_the_public_routes(client: httpx.Client) -> None:
     paths = client.get("/openapi.json").json()["paths"]
-    assert {"/v1/calls", "/api/incidents", "/api/incidents/{incident_id}",
-            "/api/guards/{feature}"} <= set(paths)
+    assert {
+        "/v1/calls",
+        "/api/incidents",
+        "/api/incidents/{incident_id}",
+        "/api/guards/{feature}",
+    } <= set(paths)

@@ -27,16 +27,24 @@ def deployment(tmp_path: Path, state_url: str) -> Iterator[tuple[Fireline, Simul
     app.close()
 
 
-def send_minute(app: Fireline, clock: SimulatedClock, rng: np.random.Generator,
-                error_rate: float, calls: int = 120) -> None:
+def send_minute(
+    app: Fireline,
+    clock: SimulatedClock,
+    rng: np.random.Generator,
+    error_rate: float,
+    calls: int = 120,
+) -> None:
     start = clock.now()
     rows = [
-        (i, {
-            "call_id": f"{start.isoformat()}-{i}",
-            "time": (start + timedelta(seconds=float(s))).isoformat(),
-            "feature": "support-bot",
-            "status": "error" if rng.random() < error_rate else "ok",
-        })
+        (
+            i,
+            {
+                "call_id": f"{start.isoformat()}-{i}",
+                "time": (start + timedelta(seconds=float(s))).isoformat(),
+                "feature": "support-bot",
+                "status": "error" if rng.random() < error_rate else "ok",
+            },
+        )
         for i, s in enumerate(np.sort(rng.uniform(0, 60, calls)), start=1)
     ]
     app.ingest.ingest_rows(rows)

@@ -90,9 +90,13 @@ def test_a_missing_incident_is_reported_as_not_found(state_store: StateStore) ->
 
 
 def test_a_failed_unit_of_work_writes_nothing(state_store: StateStore) -> None:
-    with pytest.raises(RuntimeError), state_store.unit_of_work() as tx:
-        tx.add_incident(an_incident(), now=T0)
-        raise RuntimeError("crash in the middle")
+    def crash_after_writing() -> None:
+        with state_store.unit_of_work() as tx:
+            tx.add_incident(an_incident(), now=T0)
+            raise RuntimeError("crash in the middle")
+
+    with pytest.raises(RuntimeError):
+        crash_after_writing()
     with state_store.unit_of_work() as tx:
         assert tx.list_incidents() == []
 
@@ -142,8 +146,17 @@ def test_setting_a_guard_twice_keeps_one_row_with_the_latest_values(
 ) -> None:
     with state_store.unit_of_work() as tx:
         incident = tx.add_incident(an_incident(), now=T0)
-        tx.put_guard(Guard("support-bot", ContainmentLevel.FEATURE_DISABLED, "outage",
-                           incident.incident_id, 0.05, "policy", T0))
+        tx.put_guard(
+            Guard(
+                "support-bot",
+                ContainmentLevel.FEATURE_DISABLED,
+                "outage",
+                incident.incident_id,
+                0.05,
+                "policy",
+                T0,
+            )
+        )
     with state_store.unit_of_work() as tx:
         tx.put_guard(Guard("support-bot", ContainmentLevel.NONE, updated_at=T0))
     with state_store.unit_of_work() as tx:
@@ -173,8 +186,9 @@ def test_times_in_other_zones_come_back_as_the_same_instant_in_utc(
     paris = T0.astimezone(timezone(timedelta(hours=2)))
     with state_store.unit_of_work() as tx:
         stored = tx.add_incident(
-            Incident.detected(feature="f", type=IncidentType.QUALITY, severity=Severity.P3,
-                              title="t", at=paris),
+            Incident.detected(
+                feature="f", type=IncidentType.QUALITY, severity=Severity.P3, title="t", at=paris
+            ),
             now=paris,
         )
         assert stored.incident_id is not None
@@ -185,8 +199,15 @@ def test_times_in_other_zones_come_back_as_the_same_instant_in_utc(
 
 
 def test_naive_times_are_refused_rather_than_guessed(state_store: StateStore) -> None:
-    naive = Incident.detected(feature="f", type=IncidentType.QUALITY, severity=Severity.P3,
-                              title="t", at=T0.replace(tzinfo=None))
-    with pytest.raises(sa.exc.StatementError, match="naive datetime"), \
-            state_store.unit_of_work() as tx:
+    naive = Incident.detected(
+        feature="f",
+        type=IncidentType.QUALITY,
+        severity=Severity.P3,
+        title="t",
+        at=T0.replace(tzinfo=None),
+    )
+    with (
+        pytest.raises(sa.exc.StatementError, match="naive datetime"),
+        state_store.unit_of_work() as tx,
+    ):
         tx.add_incident(naive, now=T0)

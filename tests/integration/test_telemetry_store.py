@@ -100,8 +100,9 @@ def test_a_second_process_is_told_the_store_is_in_use(tmp_path: Path) -> None:
             "except StoreUnavailable as error:\n"
             "    print(error); sys.exit(3)\n"
         )
-        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                                check=False)
+        result = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, check=False
+        )
     finally:
         store.close()
     assert result.returncode == 3, result.stderr
@@ -111,6 +112,6 @@ def test_a_second_process_is_told_the_store_is_in_use(tmp_path: Path) -> None:
 
 def test_a_batch_that_fails_to_convert_writes_nothing(telemetry: TelemetryStore) -> None:
     broken = Call(call_id="bad", time=T0, feature="bot", input_tokens="many")  # type: ignore[arg-type]
-    with pytest.raises(Exception, match="many|int"):
+    with pytest.raises(Exception, match=r"many|int"):
         telemetry.insert_calls([a_call(1), broken])
     assert telemetry.count_calls() == 0

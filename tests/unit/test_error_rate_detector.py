@@ -251,11 +251,6 @@ def test_the_evidence_is_a_copy_that_callers_cannot_corrupt():
     assert stream.detector.evidence["p_value"] < stream.detector.alpha
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: with window_s > recovery_s, outage buckets still in the window after recovery "
-    "re-trigger the alarm and leak into the baseline (see error_rate.py, update/_check_recovery)",
-)
 def test_a_window_longer_than_the_recovery_period_raises_one_alarm_per_outage():
     stream = warmed_up(window_s=900, recovery_s=600)
 

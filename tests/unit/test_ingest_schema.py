@@ -247,7 +247,7 @@ def test_invalid_json_is_rejected_naming_its_line(tmp_path):
     [problem] = raised.value.problems
     assert problem.row == 3
     assert "not valid JSON" in problem.message
-    assert "row 3" in str(raised.value)
+    assert "line 3" in str(raised.value)
     assert str(path) in str(raised.value)
 
 

@@ -94,7 +94,7 @@ def create_app(app: Fireline, *, tick_interval: float | None = None) -> FastAPI:
         problems: list[Problem] = error.problems if isinstance(error, InvalidInput) else []
         body = ErrorOut(
             detail=str(error),
-            problems=[{"row": p.row, "field": p.field, "message": p.message} for p in problems],  # type: ignore[misc]
+            problems=[{"row": p.row, "field": p.field, "message": p.message} for p in problems],
         )
         return JSONResponse(body.model_dump(), status_code=_status(error))
 

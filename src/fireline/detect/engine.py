@@ -1,4 +1,4 @@
-"""The detection engine: feeds detectors the buckets of event time that have closed since the last tick."""
+"""The detection engine: feeds detectors every bucket of event time closed since the last tick."""
 
 from __future__ import annotations
 

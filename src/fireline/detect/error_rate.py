@@ -6,6 +6,7 @@ from collections import deque
 from datetime import datetime
 from typing import Any, ClassVar
 
+import numpy as np
 from scipy.stats import fisher_exact
 
 from fireline.detect.base import DEFAULT_FALSE_ALARMS_PER_30_DAYS, ErrorCounts
@@ -153,6 +154,10 @@ class ErrorRateDetector:
         tolerated = self.min_ratio * base_rate + 1 / calls
         p_value = _greater_p(errors, calls, base_errors, base_calls)
         if p_value > self.recovery_p and errors / calls <= tolerated:
+            # Buckets older than the recovery window still hold the fault: they must neither
+            # re-trigger the alarm nor age into the baseline.
+            while len(self._recent) > self.recovery_s // self.bucket_s:
+                self._recent.popleft()
             self._alarmed = False
             self._evidence = {
                 "recovery_seconds": self.recovery_s,
@@ -192,5 +197,5 @@ def _greater_p(errors: int, calls: int, base_errors: int, base_calls: int) -> fl
     """P-value that the recent error rate exceeds the baseline's (one-sided Fisher exact)."""
     if base_calls == 0:
         return 1.0
-    table = [[errors, calls - errors], [base_errors, base_calls - base_errors]]
+    table = np.array([[errors, calls - errors], [base_errors, base_calls - base_errors]])
     return float(fisher_exact(table, alternative="greater").pvalue)

@@ -1,4 +1,4 @@
-"""Drills: a scenario's traffic replayed through the whole loop on a simulated clock, then scored."""
+"""Drills: a scenario replayed through the whole loop on a simulated clock, then scored."""
 
 from fireline.drill.runner import run_drill
 from fireline.drill.scenario import SCENARIOS, Fault, Scenario

@@ -50,8 +50,13 @@ def run_drill(
             if progress is not None:
                 progress((tick + 1) / ticks)
         return _score(
-            scenario, seed, app, fired,
-            recorded=recorded, fallback=fallback, failed_for_users=failed_for_users,
+            scenario,
+            seed,
+            app,
+            fired,
+            recorded=recorded,
+            fallback=fallback,
+            failed_for_users=failed_for_users,
             wall_seconds=time.perf_counter() - started,
         )
     finally:
@@ -86,7 +91,11 @@ def _score(
     incident = None
     if true_alerts:
         incident = next(
-            (i for i in incidents if i.feature == scenario.feature and explains_fault(i.detected_at)),
+            (
+                i
+                for i in incidents
+                if i.feature == scenario.feature and explains_fault(i.detected_at)
+            ),
             None,
         )
 
@@ -155,8 +164,9 @@ def _failures(
     if incident.severity not in fault.expected_severities:
         expected = "/".join(sorted(fault.expected_severities))
         failures.append(f"severity {incident.severity}, expected {expected}")
-    if max(levels, default=0) != fault.expected_containment:
-        failures.append(f"containment level {max(levels, default=0)}, expected {int(fault.expected_containment)}")
+    level = max(levels, default=0)
+    if level != fault.expected_containment:
+        failures.append(f"containment level {level}, expected {int(fault.expected_containment)}")
     if incident.time_of(IncidentState.RESOLVED) is None:
         failures.append("incident not resolved after the fault ended")
     return failures

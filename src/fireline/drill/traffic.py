@@ -71,7 +71,9 @@ class SimulatedApp:
             self._seq += 1
             error_type = None
             if failed[i]:
-                error_type = fault_kinds[fault_choice[i]] if in_fault[i] else normal_kinds[normal_choice[i]]
+                error_type = (
+                    fault_kinds[fault_choice[i]] if in_fault[i] else normal_kinds[normal_choice[i]]
+                )
             calls.append(
                 Call(
                     call_id=f"{s.name}-{self._seq:08d}",

@@ -18,6 +18,10 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 continue
             try:
                 yield number, json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError) as error:
-                problem = Problem(number, None, f"not valid JSON ({error})")
+            except json.JSONDecodeError as error:
+                where = f"{error.msg} at column {error.colno}"
+                problem = Problem(number, None, f"not valid JSON ({where})", "line")
+                raise InvalidInput([problem], str(path)) from None
+            except UnicodeDecodeError:
+                problem = Problem(number, None, "not valid UTF-8", "line")
                 raise InvalidInput([problem], str(path)) from None

@@ -26,6 +26,9 @@ FeatureName = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$", strict=True)
 ]
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
+# Strict numbers: `true` is not a latency of 1 ms and "12" is not 12 tokens.
+Amount = Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, strict=True)]
 
 
 class CallIn(BaseModel):
@@ -38,7 +41,7 @@ class CallIn(BaseModel):
     feature: FeatureName
     status: Literal["ok", "error"] | None = None
     error_type: Name | None = None
-    latency_ms: Annotated[float, Field(ge=0)] | None = None
+    latency_ms: Amount | None = None
     provider: Name | None = None
     model: Name | None = None
     model_version: Name | None = None
@@ -47,9 +50,9 @@ class CallIn(BaseModel):
     tenant: Name | None = None
     user: Name | None = None
     trace_id: Name | None = None
-    input_tokens: Annotated[int, Field(ge=0)] | None = None
-    output_tokens: Annotated[int, Field(ge=0)] | None = None
-    cost_usd: Annotated[float, Field(ge=0)] | None = None
+    input_tokens: Count | None = None
+    output_tokens: Count | None = None
+    cost_usd: Amount | None = None
     finish_reason: Name | None = None
     input_text: Text | None = None
     output_text: Text | None = None
@@ -95,11 +98,13 @@ def parse_calls(
     *,
     source: str | None = None,
     max_rows: int | None = MAX_BATCH_ROWS,
+    row_label: str = "row",
 ) -> list[Call]:
     """Validate numbered raw rows into calls, or raise InvalidInput naming each row and field.
 
     Rows are `(row_number, object)` pairs so that JSONL files can report their line numbers.
-    `max_rows=None` lifts the batch limit (bulk imports from a file).
+    `max_rows=None` lifts the batch limit (bulk imports from a file); `row_label` is how
+    messages name a row ("line" for files).
     """
     calls: list[Call] = []
     problems: list[Problem] = []
@@ -108,16 +113,22 @@ def parse_calls(
         seen += 1
         if max_rows is not None and seen > max_rows:
             raise PayloadTooLarge(
-                [Problem(number, None, f"batch has more than {max_rows} calls; split it")],
+                [
+                    Problem(
+                        number, None, f"batch has more than {max_rows} calls; split it", row_label
+                    )
+                ],
                 source,
             )
         if not isinstance(raw, dict):
-            problems.append(Problem(number, None, f"expected a JSON object, got {_kind(raw)}"))
+            problems.append(
+                Problem(number, None, f"expected a JSON object, got {_kind(raw)}", row_label)
+            )
             continue
         try:
             calls.append(CallIn.model_validate(raw).to_call(raw))
         except ValidationError as error:
-            problems.extend(_problems(number, error))
+            problems.extend(_problems(number, error, row_label))
         if len(problems) >= MAX_PROBLEMS:
             break
     if problems:
@@ -125,7 +136,7 @@ def parse_calls(
     return calls
 
 
-def _problems(row: int, error: ValidationError) -> list[Problem]:
+def _problems(row: int, error: ValidationError, row_label: str) -> list[Problem]:
     found = []
     for item in error.errors(include_url=False):
         field = ".".join(str(part) for part in item["loc"]) or None
@@ -134,9 +145,10 @@ def _problems(row: int, error: ValidationError) -> list[Problem]:
             message = "unknown field (put free attributes under 'attributes')"
         elif item["type"] == "string_pattern_mismatch" and field == "feature":
             message = "must be 1-128 letters, digits or . _ : / - and start with a letter or digit"
-        found.append(Problem(row, field, message))
+        found.append(Problem(row, field, message, row_label))
     return found
 
 
 def _kind(value: Any) -> str:
-    return {list: "an array", str: "a string", type(None): "null"}.get(type(value), "a number")
+    kinds = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return kinds.get(type(value), "a number")

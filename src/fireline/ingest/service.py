@@ -30,8 +30,9 @@ class IngestService:
         *,
         source: str | None = None,
         max_rows: int | None = MAX_BATCH_ROWS,
+        row_label: str = "row",
     ) -> IngestResult:
         """Store every row or, if any is invalid, none; raises InvalidInput naming the rows."""
-        calls = parse_calls(rows, source=source, max_rows=max_rows)
+        calls = parse_calls(rows, source=source, max_rows=max_rows, row_label=row_label)
         inserted = self._telemetry.insert_calls(calls)
         return IngestResult(accepted=inserted, duplicates=len(calls) - inserted)

@@ -23,7 +23,7 @@ class IncidentService:
         self._clock = clock
 
     def on_alert(self, tx: StateTx, alert: Alert) -> Incident:
-        """Attach the alert to the feature's open incident, or open, triage and contain a new one."""
+        """Attach the alert to the feature's open incident, or open, triage and contain one."""
         now = self._clock.now()
         actor = f"detector:{alert.detector}"
         existing = tx.open_incident_for(alert.feature)

@@ -1,1 +1,1 @@
-"""Persistence: the telemetry store (DuckDB) and the state store (SQLAlchemy: SQLite or PostgreSQL)."""
+"""Persistence: the telemetry store (DuckDB) and the state store (SQLite or PostgreSQL)."""
