@@ -17,6 +17,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from fireline.clock import Clock, SimulatedClock, WallClock
+from fireline.domain.access import Role
 from fireline.domain.incident import Incident
 from fireline.domain.severity import response_due
 from fireline.errors import FirelineError, InvalidInput, Problem
@@ -33,6 +34,8 @@ app = typer.Typer(
 )
 console = Console(soft_wrap=True)
 errors = Console(stderr=True, soft_wrap=True)
+
+TOKEN_ENV = "FIRELINE_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
 #: Calls per request when `fireline ingest --url` sends a file through a server.
 UPLOAD_BATCH = 5_000
@@ -72,6 +75,9 @@ def _print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
 
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
@@ -79,15 +85,27 @@ def serve(
     tick_seconds: Annotated[
         float, typer.Option(help="Seconds between detection ticks; 0 turns detection off")
     ] = 60.0,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="Serve without API tokens (loopback only)")
+    ] = False,
 ) -> None:
     """Run the API server, with detection ticking in the background."""
     import uvicorn
 
     from fireline.api.app import create_app
 
+    if no_auth and host not in LOOPBACK:
+        raise InvalidInput([Problem(None, "--no-auth", f"refused on {host}: only on loopback")])
     with _fireline() as instance:
-        instance.state  # noqa: B018 - migrate before serving
-        api = create_app(instance, tick_interval=tick_seconds or None)
+        with instance.state.unit_of_work() as tx:
+            has_tokens = any(t.active for t in tx.list_tokens())
+        if no_auth:
+            errors.print("warning: serving without API tokens: anyone on this machine can act")
+        elif not has_tokens:
+            errors.print(
+                "no API tokens yet: create one with `fireline token create NAME --role admin`"
+            )
+        api = create_app(instance, tick_interval=tick_seconds or None, require_tokens=not no_auth)
         uvicorn.run(api, host=host, port=port, log_level="info")
 
 
@@ -99,6 +117,7 @@ def ingest(
     url: Annotated[
         str | None, typer.Option(help="Send through a running server at this URL instead")
     ] = None,
+    token: Annotated[str | None, typer.Option(help="API token for --url", envvar=TOKEN_ENV)] = None,
 ) -> None:
     """Import calls from a JSONL file: every line is validated before anything is written."""
     rows = list(read_jsonl(file))
@@ -107,28 +126,46 @@ def ingest(
             result = instance.ingest.ingest_rows(
                 rows, source=str(file), max_rows=None, row_label="line"
             )
-        console.print(f"{file}: {result.accepted} calls stored, {result.duplicates} already stored")
+        _report_ingest(file, result.accepted, result.duplicates, result.late)
         return
     from fireline.ingest.schema import parse_calls
 
     parse_calls(
         rows, source=str(file), max_rows=None, row_label="line"
     )  # refuse a bad file before sending any of it
-    accepted = duplicates = 0
+    accepted = duplicates = late = 0
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     with (
         Progress(console=errors, transient=True) as progress,
-        httpx.Client(base_url=url, timeout=60) as client,
+        httpx.Client(base_url=url, timeout=60, headers=headers) as client,
     ):
         task = progress.add_task(f"sending {file.name}", total=len(rows))
         for start in range(0, len(rows), UPLOAD_BATCH):
             batch = [row for _, row in rows[start : start + UPLOAD_BATCH]]
             response = client.post("/v1/calls", json={"calls": batch})
             if response.status_code != 200:
-                raise FirelineError(f"server refused lines from {rows[start][0]}: {response.text}")
-            accepted += response.json()["accepted"]
-            duplicates += response.json()["duplicates"]
+                first, last = rows[start][0], rows[start + len(batch) - 1][0]
+                detail = _detail(response)
+                raise FirelineError(
+                    f"server answered {response.status_code} for lines {first}-{last} of {file} "
+                    f"(none of them stored; {accepted} earlier calls were): {detail}"
+                )
+            answer = response.json()
+            accepted += answer["accepted"]
+            duplicates += answer["duplicates"]
+            late += answer["late"]
             progress.advance(task, len(batch))
+    _report_ingest(file, accepted, duplicates, late)
+
+
+def _report_ingest(file: Path, accepted: int, duplicates: int, late: int) -> None:
     console.print(f"{file}: {accepted} calls stored, {duplicates} already stored")
+    if late:
+        errors.print(
+            f"warning: {late} calls are older than what detection has already evaluated; "
+            "they are stored, but no detector will count them (import history before "
+            "serving, or replay it with `fireline tick --at` on a fresh data directory)"
+        )
 
 
 @app.command()
@@ -250,6 +287,45 @@ def guards(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] =
     console.print(table)
 
 
+token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+
+@token_app.command("create")
+def token_create(
+    name: Annotated[str, typer.Argument(help="A name for the token, e.g. the app that holds it")],
+    role: Annotated[
+        Role, typer.Option(help="app: send telemetry and read guards; viewer; responder; admin")
+    ],
+) -> None:
+    """Create a token and print it; only its hash is kept, so it cannot be shown again."""
+    from fireline.tokens import issue_token
+
+    with _fireline() as instance:
+        token = issue_token(instance.state, name, role, now=instance.clock.now())
+    sys.stdout.write(token + "\n")
+
+
+@token_app.command("list")
+def token_list() -> None:
+    """List tokens by name and role (never the tokens themselves)."""
+    with _fireline() as instance, instance.state.unit_of_work() as tx:
+        found = tx.list_tokens()
+    table = Table("name", "role", "created", "revoked")
+    for t in found:
+        revoked = f"{t.revoked_at:%Y-%m-%d %H:%M}" if t.revoked_at else ""
+        table.add_row(t.name, t.role.value, f"{t.created_at:%Y-%m-%d %H:%M}", revoked)
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(name: Annotated[str, typer.Argument(help="The token's name")]) -> None:
+    """Revoke a token at once."""
+    with _fireline() as instance, instance.state.unit_of_work() as tx:
+        tx.revoke_token(name, now=instance.clock.now())
+    console.print(f"token '{name}' revoked")
+
+
 @app.command()
 def migrate() -> None:
     """Create or upgrade the state store's schema."""
@@ -289,15 +365,26 @@ def drill(
 def _print_scorecard(card: dict[str, Any]) -> None:
     table = Table("", "", title=f"drill {card['scenario']} (seed {card['seed']})")
     for key, value in card.items():
-        if key not in ("scenario", "seed", "failures"):
+        if key not in ("scenario", "seed", "failures", "timeline"):
             table.add_row(key.replace("_", " "), "—" if value is None else str(value))
     console.print(table)
+    if card["timeline"]:
+        console.print("[bold]incident timeline[/bold] (simulated time)")
+        for line in card["timeline"]:
+            console.print(f"  {line}", markup=False, highlight=False)
     verdict = (
         "[green]PASSED[/green]"
         if card["passed"]
         else "[red]FAILED[/red]: " + "; ".join(card["failures"])
     )
     console.print(verdict)
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json()["detail"])
+    except (ValueError, KeyError, TypeError):
+        return response.text[:500]
 
 
 def _incident_dict(incident: Incident) -> dict[str, Any]:

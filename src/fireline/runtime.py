@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from functools import cached_property
 
 from fireline.clock import Clock, WallClock
@@ -68,7 +69,11 @@ class Fireline:
 
     @cached_property
     def ingest(self) -> IngestService:
-        return IngestService(self.telemetry)
+        return IngestService(self.telemetry, watermark=self._watermark)
+
+    def _watermark(self) -> datetime | None:
+        with self.state.unit_of_work() as tx:
+            return DetectionEngine.watermark(tx)
 
     @cached_property
     def incidents(self) -> IncidentService:

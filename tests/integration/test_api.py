@@ -12,7 +12,9 @@ import pytest
 
 from fireline.api.app import MAX_BODY_BYTES, create_app
 from fireline.clock import SimulatedClock
+from fireline.domain.access import Role
 from fireline.runtime import Fireline
+from fireline.tokens import hash_token, issue_token
 from tests.conftest import T0
 from tests.servers import serving
 
@@ -26,8 +28,22 @@ def deployment() -> Iterator[tuple[Fireline, SimulatedClock]]:
 
 
 @pytest.fixture
-def client(deployment: tuple[Fireline, SimulatedClock]) -> Iterator[httpx.Client]:
-    with serving(create_app(deployment[0])) as url, httpx.Client(base_url=url) as http:
+def base_url(deployment: tuple[Fireline, SimulatedClock]) -> Iterator[str]:
+    with serving(create_app(deployment[0])) as url:
+        yield url
+
+
+def token_for(deployment: tuple[Fireline, SimulatedClock], role: Role, name: str) -> str:
+    app, clock = deployment
+    return issue_token(app.state, name, role, now=clock.now())
+
+
+@pytest.fixture
+def client(deployment: tuple[Fireline, SimulatedClock], base_url: str) -> Iterator[httpx.Client]:
+    """An administrator's client."""
+    token = token_for(deployment, Role.ADMIN, "admin")
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base_url, headers=headers) as http:
         yield http
 
 
@@ -50,9 +66,9 @@ def test_a_valid_batch_is_stored_and_a_resent_one_is_counted_as_duplicates(
     batch = {"calls": [a_call(1), a_call(2, status="error", error_type="http_503")]}
     first = client.post("/v1/calls", json=batch)
     assert first.status_code == 200
-    assert first.json() == {"accepted": 2, "duplicates": 0}
+    assert first.json() == {"accepted": 2, "duplicates": 0, "late": 0}
     again = client.post("/v1/calls", json=batch)
-    assert again.json() == {"accepted": 0, "duplicates": 2}
+    assert again.json() == {"accepted": 0, "duplicates": 2, "late": 0}
     assert deployment[0].telemetry.count_calls() == 2
 
 
@@ -202,3 +218,69 @@ def test_the_openapi_document_lists_the_public_routes(client: httpx.Client) -> N
         "/api/incidents/{incident_id}",
         "/api/guards/{feature}",
     } <= set(paths)
+
+
+def test_every_route_but_health_needs_a_token(base_url: str) -> None:
+    with httpx.Client(base_url=base_url) as anonymous:
+        assert anonymous.get("/healthz").status_code == 200
+        for method, path in [
+            ("GET", "/api/incidents"),
+            ("GET", "/api/guards/x"),
+            ("POST", "/v1/calls"),
+            ("POST", "/api/incidents/1/resolve"),
+        ]:
+            response = anonymous.request(method, path)
+            assert response.status_code == 401, path
+            assert "Bearer" in response.json()["detail"]
+            assert response.headers["www-authenticate"] == "Bearer"
+
+
+def test_an_unknown_token_is_refused(base_url: str) -> None:
+    response = httpx.get(f"{base_url}/api/guards/x", headers={"Authorization": "Bearer fl_nope"})
+    assert response.status_code == 401
+    assert "unknown or revoked" in response.json()["detail"]
+
+
+def test_an_app_token_sends_calls_and_reads_guards_but_not_incidents(
+    deployment: tuple[Fireline, SimulatedClock], base_url: str
+) -> None:
+    headers = {"Authorization": f"Bearer {token_for(deployment, Role.APP, 'support-bot')}"}
+    with httpx.Client(base_url=base_url, headers=headers) as app_client:
+        assert app_client.post("/v1/calls", json={"calls": [a_call(1)]}).status_code == 200
+        assert app_client.get("/api/guards/support-bot").status_code == 200
+        refused = app_client.get("/api/incidents")
+        assert refused.status_code == 403
+        assert "role 'app' may not read_incidents" in refused.json()["detail"]
+
+
+def test_a_viewer_reads_incidents_but_cannot_resolve_or_send_calls(
+    deployment: tuple[Fireline, SimulatedClock], base_url: str
+) -> None:
+    headers = {"Authorization": f"Bearer {token_for(deployment, Role.VIEWER, 'dashboard')}"}
+    with httpx.Client(base_url=base_url, headers=headers) as viewer:
+        assert viewer.get("/api/incidents").status_code == 200
+        assert (
+            viewer.post("/api/incidents/1/resolve", json={"actor": "v", "reason": "r"}).status_code
+            == 403
+        )
+        assert viewer.post("/v1/calls", json={"calls": []}).status_code == 403
+
+
+def test_a_revoked_token_stops_working_at_once(
+    deployment: tuple[Fireline, SimulatedClock], base_url: str
+) -> None:
+    app, clock = deployment
+    headers = {"Authorization": f"Bearer {token_for(deployment, Role.RESPONDER, 'alice')}"}
+    assert httpx.get(f"{base_url}/api/incidents", headers=headers).status_code == 200
+    with app.state.unit_of_work() as tx:
+        tx.revoke_token("alice", now=clock.now())
+    assert httpx.get(f"{base_url}/api/incidents", headers=headers).status_code == 401
+
+
+def test_tokens_are_stored_only_as_hashes(deployment: tuple[Fireline, SimulatedClock]) -> None:
+    app, _ = deployment
+    token = token_for(deployment, Role.ADMIN, "root")
+    with app.state.engine.connect() as connection:
+        stored = [tuple(row) for row in connection.exec_driver_sql("SELECT * FROM api_tokens")]
+    assert token not in repr(stored)
+    assert hash_token(token) in repr(stored)

@@ -139,3 +139,49 @@ def test_resolving_by_hand_clears_the_kill_switch_and_cannot_be_done_twice(
     assert app.guard("support-bot").enabled
     with pytest.raises(IllegalTransition, match="already resolved"):
         app.resolve(incident.incident_id, actor="alice", reason="again")
+
+
+def test_a_new_feature_whose_history_arrives_late_is_judged_against_that_history(
+    deployment: tuple[Fireline, SimulatedClock],
+) -> None:
+    app, clock = deployment
+    app.tick()  # detection has already evaluated the last hour, while it was empty
+    rng = np.random.default_rng(13)
+    past = clock.now()
+    rows = []
+    for minute in range(68):
+        error_rate = 0.6 if minute >= 65 else 0.01
+        for i in range(100):
+            rows.append(
+                (
+                    len(rows) + 1,
+                    {
+                        "time": (past + timedelta(minutes=minute, seconds=i * 0.6)).isoformat(),
+                        "feature": "late-bot",
+                        "status": "error" if rng.random() < error_rate else "ok",
+                    },
+                )
+            )
+    clock.advance(68 * 60)
+    app.ingest.ingest_rows(rows)
+    result = app.tick()
+    assert [a.feature for a in result.alerts] == ["late-bot"]
+    assert not app.guard("late-bot").enabled
+
+
+def test_calls_older_than_the_watermark_are_counted_as_late(
+    deployment: tuple[Fireline, SimulatedClock],
+) -> None:
+    app, clock = deployment
+    rng = np.random.default_rng(17)
+    for _ in range(3):
+        send_minute(app, clock, rng, 0.01)
+    app.tick()
+    old, fresh = clock.now() - timedelta(minutes=2), clock.now() + timedelta(seconds=1)
+    result = app.ingest.ingest_rows(
+        [
+            (1, {"time": old.isoformat(), "feature": "support-bot"}),
+            (2, {"time": fresh.isoformat(), "feature": "support-bot"}),
+        ]
+    )
+    assert (result.accepted, result.duplicates, result.late) == (2, 0, 1)

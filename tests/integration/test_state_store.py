@@ -9,11 +9,12 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from fireline.domain.access import Role
 from fireline.domain.alert import Alert
 from fireline.domain.guard import ContainmentLevel, Guard
 from fireline.domain.incident import Incident, IncidentState, IncidentType, TimelineEntry
 from fireline.domain.severity import Severity
-from fireline.errors import NotFound
+from fireline.errors import InvalidInput, NotFound
 from fireline.store.state import StateStore
 from fireline.store.tables import metadata
 from tests.conftest import T0
@@ -50,12 +51,12 @@ def test_migrations_create_exactly_the_tables_the_code_uses(state_store: StateSt
     with state_store.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
-    assert state_store.current_revision() == "0001"
+    assert state_store.current_revision() == "0002"
 
 
 def test_upgrading_twice_changes_nothing(state_store: StateStore) -> None:
     state_store.upgrade()
-    assert state_store.current_revision() == "0001"
+    assert state_store.current_revision() == "0002"
 
 
 def test_an_incident_round_trips_with_its_lifecycle_times(state_store: StateStore) -> None:
@@ -211,3 +212,22 @@ def test_naive_times_are_refused_rather_than_guessed(state_store: StateStore) ->
         state_store.unit_of_work() as tx,
     ):
         tx.add_incident(naive, now=T0)
+
+
+def test_a_token_name_can_be_used_once_and_revoked_once(state_store: StateStore) -> None:
+    with state_store.unit_of_work() as tx:
+        tx.add_token("ci", Role.APP, "a" * 64, now=T0)
+    with pytest.raises(InvalidInput, match="already exists"), state_store.unit_of_work() as tx:
+        tx.add_token("ci", Role.ADMIN, "b" * 64, now=T0)
+    with state_store.unit_of_work() as tx:
+        found = tx.token_by_hash("a" * 64)
+        assert found is not None
+        assert found.role is Role.APP
+        assert found.active
+        tx.revoke_token("ci", now=T0)
+    with state_store.unit_of_work() as tx:
+        revoked = tx.token_by_hash("a" * 64)
+        assert revoked is not None
+        assert not revoked.active
+    with pytest.raises(NotFound, match="no active token"), state_store.unit_of_work() as tx:
+        tx.revoke_token("ci", now=T0)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import StringConstraints
@@ -25,6 +25,7 @@ from fireline.api.schemas import (
     ResolveIn,
     TimelineOut,
 )
+from fireline.domain.access import Permission
 from fireline.errors import (
     FirelineError,
     IllegalTransition,
@@ -35,6 +36,7 @@ from fireline.errors import (
     StoreUnavailable,
 )
 from fireline.runtime import Fireline
+from fireline.tokens import authenticate
 
 log = logging.getLogger("fireline.api")
 
@@ -68,8 +70,35 @@ class Ticker:
                 log.exception("detection tick failed; retrying at the next tick")
 
 
-def create_app(app: Fireline, *, tick_interval: float | None = None) -> FastAPI:
-    """The API over one deployment; with `tick_interval`, detection runs in the background."""
+def create_app(
+    app: Fireline, *, tick_interval: float | None = None, require_tokens: bool = True
+) -> FastAPI:
+    """The API over one deployment; with `tick_interval`, detection runs in the background.
+
+    Every route but /healthz needs `Authorization: Bearer <token>` whose role grants the
+    route's permission, unless `require_tokens` is False (local use only).
+    """
+
+    def require(permission: Permission) -> Any:
+        def check(authorization: Annotated[str | None, Header()] = None) -> None:
+            if not require_tokens:
+                return
+            scheme, _, token = (authorization or "").partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise HTTPException(
+                    401,
+                    "missing API token: send 'Authorization: Bearer <token>'",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
+            found = authenticate(app.state, token.strip())
+            if found is None:
+                raise HTTPException(
+                    401, "unknown or revoked API token", headers={"WWW-Authenticate": "Bearer"}
+                )
+            if not found.role.allows(permission):
+                raise HTTPException(403, f"a token with role '{found.role}' may not {permission}")
+
+        return Depends(check)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -104,6 +133,7 @@ def create_app(app: Fireline, *, tick_interval: float | None = None) -> FastAPI:
 
     @api.post(
         "/v1/calls",
+        dependencies=[require(Permission.INGEST)],
         response_model=IngestOut,
         responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
     )
@@ -118,13 +148,21 @@ def create_app(app: Fireline, *, tick_interval: float | None = None) -> FastAPI:
         result = await run_in_threadpool(
             app.ingest.ingest_rows, enumerate(rows, start=1), source="calls"
         )
-        return IngestOut(accepted=result.accepted, duplicates=result.duplicates)
+        return IngestOut(accepted=result.accepted, duplicates=result.duplicates, late=result.late)
 
-    @api.get("/api/incidents", response_model=list[IncidentOut])
+    @api.get(
+        "/api/incidents",
+        response_model=list[IncidentOut],
+        dependencies=[require(Permission.READ_INCIDENTS)],
+    )
     def list_incidents(state: Literal["open", "all"] = "all") -> list[IncidentOut]:
         return [IncidentOut.of(i) for i in app.list_incidents(open_only=state == "open")]
 
-    @api.get("/api/incidents/{incident_id}", response_model=IncidentDetailOut)
+    @api.get(
+        "/api/incidents/{incident_id}",
+        response_model=IncidentDetailOut,
+        dependencies=[require(Permission.READ_INCIDENTS)],
+    )
     def get_incident(incident_id: int) -> IncidentDetailOut:
         with app.state.unit_of_work() as tx:
             incident = tx.get_incident(incident_id)
@@ -136,16 +174,26 @@ def create_app(app: Fireline, *, tick_interval: float | None = None) -> FastAPI:
             timeline=[TimelineOut.of(e) for e in entries],
         )
 
-    @api.post("/api/incidents/{incident_id}/resolve", response_model=IncidentOut)
+    @api.post(
+        "/api/incidents/{incident_id}/resolve",
+        response_model=IncidentOut,
+        dependencies=[require(Permission.RESPOND)],
+    )
     def resolve_incident(incident_id: int, body: ResolveIn) -> IncidentOut:
         return IncidentOut.of(app.resolve(incident_id, actor=body.actor, reason=body.reason))
 
-    @api.get("/api/guards", response_model=list[GuardOut])
+    @api.get(
+        "/api/guards", response_model=list[GuardOut], dependencies=[require(Permission.READ_GUARDS)]
+    )
     def list_guards(active: Annotated[bool, Query()] = False) -> list[GuardOut]:
         with app.state.unit_of_work() as tx:
             return [GuardOut.of(g) for g in tx.list_guards(active_only=active)]
 
-    @api.get("/api/guards/{feature}", response_model=GuardOut)
+    @api.get(
+        "/api/guards/{feature}",
+        response_model=GuardOut,
+        dependencies=[require(Permission.READ_GUARDS)],
+    )
     def get_guard(feature: FeaturePath) -> GuardOut:
         """The guard an app reads before serving `feature`; level 0 when nothing is contained."""
         return GuardOut.of(app.guard(feature))

@@ -128,8 +128,11 @@ class IncidentDetailOut(IncidentOut):
 
 
 class IngestOut(BaseModel):
+    """`late` calls are stored but older than what detection has already evaluated."""
+
     accepted: int
     duplicates: int
+    late: int
 
 
 class ResolveIn(BaseModel):

@@ -50,53 +50,65 @@ class DetectionEngine:
         self._detectors: dict[str, ErrorRateDetector] | None = None
 
     def tick(self, now: datetime, tx: StateTx) -> TickResult:
-        """Evaluate every bucket that closed since the last tick, up to `now - lateness_s`."""
+        """Evaluate every bucket that closed since the last tick, up to `now - lateness_s`.
+
+        A feature seen for the first time is warmed up on the history already stored for it,
+        so an app that starts by sending its recent past is judged against that past.
+        """
         end = self._bucket_floor(now - timedelta(seconds=self.lateness_s))
-        stored = tx.load_state(_WATERMARK)
-        watermark = datetime.fromisoformat(stored) if stored else None
+        watermark = self.watermark(tx)
         if watermark is not None and end <= watermark:
             return TickResult(watermark=watermark)
         detectors = self._load_detectors(tx)
-        start = end - timedelta(seconds=self._history_s)
-        if watermark is not None and watermark > start:
-            start = watermark  # otherwise the gap is longer than any detector remembers
+        horizon = end - timedelta(seconds=self._history_s)
+        # A gap longer than any detector remembers is not replayed.
+        start = max(watermark, horizon) if watermark is not None else horizon
+        # Counting the whole horizon (not only since the watermark) finds features whose
+        # first calls arrived late, and gives them their history.
+        counts = self._counts(horizon, end)
+        new = {feature for feature, _ in counts if feature not in detectors}
+        for feature in sorted(new):
+            detectors[feature] = self._make_detector()
 
-        counts = {
-            (bucket.feature, bucket.start): bucket
-            for bucket in self._telemetry.error_buckets(start, end, self.bucket_s)
-        }
-        for feature, _ in counts:
-            if feature not in detectors:
-                detectors[feature] = self._make_detector()
-
-        result = TickResult(watermark=end)
+        alerts: list[Alert] = []
+        recoveries: list[Recovery] = []
         step = timedelta(seconds=self.bucket_s)
-        bucket_start, buckets = start, 0
-        while bucket_start < end:
-            bucket_end = bucket_start + step
-            for feature, detector in detectors.items():
-                found = counts.get((feature, bucket_start))
+        for feature, detector in detectors.items():
+            bucket_start = horizon if feature in new else start
+            while bucket_start < end:
+                bucket_end = bucket_start + step
+                calls, errors = counts.get((feature, bucket_start), (0, 0))
                 was_alarmed = detector.drift_detected
-                detector.update(
-                    ErrorCounts(
-                        bucket_start,
-                        bucket_end,
-                        found.calls if found else 0,
-                        found.errors if found else 0,
-                    )
-                )
+                detector.update(ErrorCounts(bucket_start, bucket_end, calls, errors))
                 if detector.drift_detected and not was_alarmed:
-                    result.alerts.append(self._alert(feature, detector, bucket_end))
+                    alerts.append(self._alert(feature, detector, bucket_end))
                 elif was_alarmed and not detector.drift_detected:
-                    result.recoveries.append(
+                    recoveries.append(
                         Recovery(detector.name, feature, bucket_end, detector.evidence)
                     )
-            bucket_start, buckets = bucket_end, buckets + 1
+                bucket_start = bucket_end
 
         for feature, detector in detectors.items():
             tx.save_state(_DETECTOR_PREFIX + feature, detector.to_state(), now=now)
         tx.save_state(_WATERMARK, end.isoformat(), now=now)
-        return TickResult(end, buckets, result.alerts, result.recoveries)
+        buckets = int((end - start) / step)
+        alerts.sort(key=lambda alert: (alert.fired_at, alert.feature))
+        recoveries.sort(key=lambda recovery: (recovery.at, recovery.feature))
+        return TickResult(end, buckets, alerts, recoveries)
+
+    @staticmethod
+    def watermark(tx: StateTx) -> datetime | None:
+        """The end of the last bucket evaluated: calls older than this are late."""
+        stored = tx.load_state(_WATERMARK)
+        return datetime.fromisoformat(stored) if stored else None
+
+    def _counts(
+        self, start: datetime, end: datetime
+    ) -> dict[tuple[str, datetime], tuple[int, int]]:
+        return {
+            (bucket.feature, bucket.start): (bucket.calls, bucket.errors)
+            for bucket in self._telemetry.error_buckets(start, end, self.bucket_s)
+        }
 
     def _load_detectors(self, tx: StateTx) -> dict[str, ErrorRateDetector]:
         if self._detectors is None:

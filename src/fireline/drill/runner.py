@@ -101,12 +101,14 @@ def _score(
 
     levels: list[int] = []
     cleared = False
+    timeline: list[str] = []
     if incident is not None and incident.incident_id is not None:
         with app.state.unit_of_work() as tx:
             for entry in tx.timeline(incident.incident_id):
                 if entry.kind == "guard_set":
                     levels.append(int(entry.data["level"]))
                 cleared = cleared or entry.kind == "guard_cleared"
+                timeline.append(f"{entry.at:%H:%M:%S} {entry.actor}: {entry.kind}: {entry.message}")
         cleared = cleared and app.guard(scenario.feature).level == ContainmentLevel.NONE
 
     detected_at = true_alerts[0].fired_at if true_alerts else None
@@ -137,6 +139,7 @@ def _score(
         wall_seconds=round(wall_seconds, 3),
         passed=not failures,
         failures=failures,
+        timeline=timeline,
     )
 
 

@@ -34,6 +34,7 @@ class Scorecard:
     wall_seconds: float
     passed: bool
     failures: list[str]
+    timeline: list[str]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

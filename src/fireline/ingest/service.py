@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fireline.ingest.schema import MAX_BATCH_ROWS, parse_calls
@@ -12,17 +13,28 @@ from fireline.store.telemetry import TelemetryStore
 
 @dataclass(frozen=True, slots=True)
 class IngestResult:
-    """How many calls of a batch were new and how many were already stored."""
+    """How many calls of a batch were new, already stored, or too late for detection.
+
+    `late` calls are stored like any other but are older than the buckets detection has
+    already evaluated, so no detector will count them.
+    """
 
     accepted: int
     duplicates: int
+    late: int = 0
 
 
 class IngestService:
     """Validates batches of raw calls and stores them all or none."""
 
-    def __init__(self, telemetry: TelemetryStore) -> None:
+    def __init__(
+        self,
+        telemetry: TelemetryStore,
+        *,
+        watermark: Callable[[], datetime | None] = lambda: None,
+    ) -> None:
         self._telemetry = telemetry
+        self._watermark = watermark
 
     def ingest_rows(
         self,
@@ -35,4 +47,6 @@ class IngestService:
         """Store every row or, if any is invalid, none; raises InvalidInput naming the rows."""
         calls = parse_calls(rows, source=source, max_rows=max_rows, row_label=row_label)
         inserted = self._telemetry.insert_calls(calls)
-        return IngestResult(accepted=inserted, duplicates=len(calls) - inserted)
+        watermark = self._watermark()
+        late = 0 if watermark is None else sum(call.time < watermark for call in calls)
+        return IngestResult(accepted=inserted, duplicates=len(calls) - inserted, late=late)

@@ -177,6 +177,7 @@ def _describe(alert: Alert) -> str:
     return (
         f"{alert.signal.replace('_', ' ')} of {alert.feature} {alert.current_value:.1%} over the "
         f"last {int(evidence.get('window_seconds', 0)) // 60} min ({evidence.get('errors')} of "
-        f"{evidence.get('calls')} calls) against a baseline of {alert.baseline_value:.2%} "
+        f"{evidence.get('calls')} calls; {float(evidence.get('latest_error_rate', 0)):.1%} in the "
+        f"last bucket) against a baseline of {alert.baseline_value:.2%} "
         f"(p = {alert.p_value:.2g}, alpha = {float(evidence.get('alpha', 0)):.2g})"
     )

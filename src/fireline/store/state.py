@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,12 +18,13 @@ from alembic.config import Config
 from sqlalchemy.engine import Connection, Engine, RowMapping
 from sqlalchemy.pool import StaticPool
 
+from fireline.domain.access import Role
 from fireline.domain.alert import Alert
 from fireline.domain.guard import ContainmentLevel, Guard
 from fireline.domain.incident import Incident, IncidentState, IncidentType, TimelineEntry
 from fireline.domain.severity import Severity
-from fireline.errors import NotFound
-from fireline.store.tables import alerts, engine_state, guards, incidents, timeline
+from fireline.errors import InvalidInput, NotFound, Problem
+from fireline.store.tables import alerts, api_tokens, engine_state, guards, incidents, timeline
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -244,6 +245,41 @@ class StateTx:
         if updated.rowcount == 0:
             self._db.execute(guards.insert().values(feature=guard.feature, **values))
 
+    # ------------------------------------------------------------ API tokens
+
+    def add_token(self, name: str, role: Role, token_sha256: str, *, now: datetime) -> None:
+        taken = self._db.execute(
+            sa.select(api_tokens.c.id).where(api_tokens.c.name == name)
+        ).first()
+        if taken is not None:
+            raise InvalidInput([Problem(None, "name", f"a token named '{name}' already exists")])
+        self._db.execute(
+            api_tokens.insert().values(
+                name=name, role=role.value, token_sha256=token_sha256, created_at=now
+            )
+        )
+
+    def token_by_hash(self, token_sha256: str) -> ApiToken | None:
+        row = (
+            self._db.execute(sa.select(api_tokens).where(api_tokens.c.token_sha256 == token_sha256))
+            .mappings()
+            .first()
+        )
+        return None if row is None else _token_from(row)
+
+    def list_tokens(self) -> list[ApiToken]:
+        query = sa.select(api_tokens).order_by(api_tokens.c.name)
+        return [_token_from(row) for row in self._db.execute(query).mappings()]
+
+    def revoke_token(self, name: str, *, now: datetime) -> None:
+        result = self._db.execute(
+            api_tokens.update()
+            .where(api_tokens.c.name == name, api_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        if result.rowcount == 0:
+            raise NotFound(f"no active token named '{name}'")
+
     # ------------------------------------------------------------ engine state
 
     def load_state(self, name: str) -> Any:
@@ -266,6 +302,20 @@ class StateTx:
         )
         if updated.rowcount == 0:
             self._db.execute(engine_state.insert().values(name=name, value=value, updated_at=now))
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """A named API token as stored: its role and hash, never the token itself."""
+
+    name: str
+    role: Role
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
 
 
 def _incident_values(incident: Incident, now: datetime) -> dict[str, Any]:
@@ -333,4 +383,13 @@ def _guard_from(row: RowMapping) -> Guard:
         probe_share=row["probe_share"],
         set_by=row["set_by"],
         updated_at=row["updated_at"],
+    )
+
+
+def _token_from(row: RowMapping) -> ApiToken:
+    return ApiToken(
+        name=row["name"],
+        role=Role(row["role"]),
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
     )
