@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -35,3 +38,22 @@ def serving(api: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def run_fireline(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the `fireline` command as a user would, in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "fireline", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+
+
+def cli_env(data_dir: object, **extra: str) -> dict[str, str]:
+    """The environment of a CLI run on its own data directory with the default state store."""
+    env = {**os.environ, "FIRELINE_DATA_DIR": str(data_dir), **extra}
+    env.pop("FIRELINE_STATE_URL", None)
+    return env

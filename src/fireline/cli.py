@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,8 +16,9 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
-from fireline.clock import Clock, SimulatedClock, WallClock
+from fireline.clock import Clock, SimulatedClock, WallClock, as_utc
 from fireline.domain.access import Role
 from fireline.domain.incident import Incident
 from fireline.domain.severity import response_due
@@ -37,8 +39,10 @@ errors = Console(stderr=True, soft_wrap=True)
 
 TOKEN_ENV = "FIRELINE_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
-#: Calls per request when `fireline ingest --url` sends a file through a server.
+#: Most calls, and most bytes of JSON, per request when `fireline ingest --url` uploads a file:
+#: below the server's limits (10,000 calls, 10 MiB).
 UPLOAD_BATCH = 5_000
+UPLOAD_BYTES = 8 * 1024 * 1024
 
 
 class _Options:
@@ -130,9 +134,7 @@ def ingest(
         return
     from fireline.ingest.schema import parse_calls
 
-    parse_calls(
-        rows, source=str(file), max_rows=None, row_label="line"
-    )  # refuse a bad file before sending any of it
+    parse_calls(rows, source=str(file), max_rows=None, row_label="line")  # refuse early
     accepted = duplicates = late = 0
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with (
@@ -140,15 +142,13 @@ def ingest(
         httpx.Client(base_url=url, timeout=60, headers=headers) as client,
     ):
         task = progress.add_task(f"sending {file.name}", total=len(rows))
-        for start in range(0, len(rows), UPLOAD_BATCH):
-            batch = [row for _, row in rows[start : start + UPLOAD_BATCH]]
-            response = client.post("/v1/calls", json={"calls": batch})
+        for batch in _upload_batches(rows):
+            response = client.post("/v1/calls", json={"calls": [row for _, row in batch]})
             if response.status_code != 200:
-                first, last = rows[start][0], rows[start + len(batch) - 1][0]
-                detail = _detail(response)
                 raise FirelineError(
-                    f"server answered {response.status_code} for lines {first}-{last} of {file} "
-                    f"(none of them stored; {accepted} earlier calls were): {detail}"
+                    f"server answered {response.status_code} for lines {batch[0][0]}-"
+                    f"{batch[-1][0]} of {file} (none of them stored; {accepted} earlier calls "
+                    f"were): {_detail(response)}"
                 )
             answer = response.json()
             accepted += answer["accepted"]
@@ -156,6 +156,20 @@ def ingest(
             late += answer["late"]
             progress.advance(task, len(batch))
     _report_ingest(file, accepted, duplicates, late)
+
+
+def _upload_batches(rows: list[tuple[int, Any]]) -> Iterator[list[tuple[int, Any]]]:
+    batch: list[tuple[int, Any]] = []
+    size = 0
+    for number, row in rows:
+        row_size = len(json.dumps(row)) + 1
+        if batch and (len(batch) >= UPLOAD_BATCH or size + row_size > UPLOAD_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append((number, row))
+        size += row_size
+    if batch:
+        yield batch
 
 
 def _report_ingest(file: Path, accepted: int, duplicates: int, late: int) -> None:
@@ -175,6 +189,10 @@ def tick(
     ] = None,
 ) -> None:
     """Run detection once, up to now (or --at), and respond to what it finds."""
+    if at is not None and as_utc(at) > WallClock().now() + timedelta(minutes=1):
+        raise InvalidInput(
+            [Problem(None, "--at", "is in the future: detection would skip the calls to come")]
+        )
     with _fireline(SimulatedClock(at) if at else None) as instance:
         result = instance.tick()
     console.print(
@@ -188,11 +206,12 @@ def incidents(
     open_only: Annotated[
         bool, typer.Option("--open", help="Only incidents not yet resolved")
     ] = False,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many, newest first")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """List incidents, newest first."""
     with _fireline() as instance:
-        found = instance.list_incidents(open_only=open_only)
+        found = instance.list_incidents(open_only=open_only, limit=limit)
     if as_json:
         _print_json([_incident_dict(i) for i in found])
         return
@@ -215,7 +234,7 @@ def incidents(
 
 @app.command()
 def incident(
-    incident_id: Annotated[int, typer.Argument(help="Incident id")],
+    incident_id: Annotated[int, typer.Argument(help="Incident id", min=1, max=2**31 - 1)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Show one incident with its timeline."""
@@ -246,13 +265,14 @@ def incident(
 
 @app.command()
 def resolve(
-    incident_id: Annotated[int, typer.Argument(help="Incident id")],
+    incident_id: Annotated[int, typer.Argument(help="Incident id", min=1, max=2**31 - 1)],
     reason: Annotated[str, typer.Option(help="Why the incident is resolved")],
-    actor: Annotated[str, typer.Option(help="Who resolves it")] = "cli",
+    actor: Annotated[str | None, typer.Option(help="Who resolves it [default: cli:$USER]")] = None,
 ) -> None:
     """Resolve an incident by hand and lift the guards it set."""
     with _fireline() as instance:
-        found = instance.resolve(incident_id, actor=actor, reason=reason)
+        who = actor or f"cli:{getpass.getuser()}"
+        found = instance.resolve(incident_id, actor=who, reason=reason)
     console.print(f"incident {found.incident_id} resolved")
 
 
@@ -412,4 +432,10 @@ def main() -> None:
         sys.exit(2)
     except FirelineError as error:
         errors.print(f"error: {error}", markup=False, highlight=False)
+        sys.exit(1)
+    except httpx.HTTPError as error:
+        errors.print(f"error: cannot reach the server: {error}", markup=False, highlight=False)
+        sys.exit(1)
+    except SQLAlchemyError as error:
+        errors.print(f"error: state store: {error}", markup=False, highlight=False)
         sys.exit(1)

@@ -40,6 +40,8 @@ class Fireline:
         self._state = state
         self._lateness_s = self.settings.lateness_s if lateness_s is None else lateness_s
         self._tick_lock = threading.Lock()
+        self._open_lock = threading.Lock()
+        self._state_ready = False
 
     @classmethod
     def in_memory(cls, clock: Clock, *, lateness_s: int = 0) -> Fireline:
@@ -51,28 +53,32 @@ class Fireline:
             lateness_s=lateness_s,
         )
 
-    @cached_property
+    @property
     def telemetry(self) -> TelemetryStore:
-        if self._telemetry is None:
-            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-            self._telemetry = TelemetryStore(self.settings.telemetry_path)
-        return self._telemetry
-
-    @cached_property
-    def state(self) -> StateStore:
-        if self._state is None:
-            if self.settings.state_url is None:
+        with self._open_lock:
+            if self._telemetry is None:
                 self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-            self._state = StateStore(self.settings.resolved_state_url)
-        self._state.upgrade()
-        return self._state
+                self._telemetry = TelemetryStore(self.settings.telemetry_path)
+            return self._telemetry
+
+    @property
+    def state(self) -> StateStore:
+        with self._open_lock:
+            if self._state is None:
+                if self.settings.state_url is None:
+                    self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+                self._state = StateStore(self.settings.resolved_state_url)
+            if not self._state_ready:
+                self._state.upgrade()
+                self._state_ready = True
+            return self._state
 
     @cached_property
     def ingest(self) -> IngestService:
         return IngestService(self.telemetry, watermark=self._watermark)
 
     def _watermark(self) -> datetime | None:
-        with self.state.unit_of_work() as tx:
+        with self.state.unit_of_work(read_only=True) as tx:
             return DetectionEngine.watermark(tx)
 
     @cached_property
@@ -85,33 +91,29 @@ class Fireline:
 
     def tick(self) -> TickResult:
         """Run detection up to the clock's now and respond to what it found, in one transaction."""
-        with self._tick_lock:
-            try:
-                with self.state.unit_of_work() as tx:
-                    result = self.engine.tick(self.clock.now(), tx)
-                    for alert in result.alerts:
-                        self.incidents.on_alert(tx, alert)
-                    for recovery in result.recoveries:
-                        self.incidents.on_recovery(tx, recovery)
-            except BaseException:
-                self.engine.forget()  # the detectors' memory must match what was committed
-                raise
+        with self._tick_lock, self.state.unit_of_work() as tx:
+            result = self.engine.tick(self.clock.now(), tx)
+            self.incidents.handle(tx, result)
         return result
 
     def guard(self, feature: str) -> Guard:
-        with self.state.unit_of_work() as tx:
+        with self.state.unit_of_work(read_only=True) as tx:
             return tx.get_guard(feature)
 
-    def list_incidents(self, *, open_only: bool = False) -> list[Incident]:
-        with self.state.unit_of_work() as tx:
-            return tx.list_incidents(open_only=open_only)
+    def list_incidents(
+        self, *, open_only: bool = False, limit: int = 100, offset: int = 0
+    ) -> list[Incident]:
+        with self.state.unit_of_work(read_only=True) as tx:
+            return tx.list_incidents(open_only=open_only, limit=limit, offset=offset)
 
     def resolve(self, incident_id: int, *, actor: str, reason: str) -> Incident:
-        with self.state.unit_of_work() as tx:
+        # Under the tick lock: a tick deciding on this incident must not interleave with it.
+        with self._tick_lock, self.state.unit_of_work() as tx:
             return self.incidents.resolve(tx, incident_id, actor=actor, reason=reason)
 
     def close(self) -> None:
-        if self._telemetry is not None:
-            self._telemetry.close()
-        if self._state is not None:
-            self._state.dispose()
+        with self._tick_lock:  # let a running tick finish before its stores go
+            if self._telemetry is not None:
+                self._telemetry.close()
+            if self._state is not None:
+                self._state.dispose()

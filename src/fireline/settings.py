@@ -19,7 +19,6 @@ class Settings:
 
     data_dir: Path = DEFAULT_DATA_DIR
     state_url: str | None = None
-    tick_seconds: float = 60.0
     lateness_s: int = 30
 
     @classmethod

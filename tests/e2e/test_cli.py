@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import T0
+from tests.servers import cli_env, run_fireline
 
 
-def fireline(
-    *args: str, data_dir: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    environment = {**os.environ, "FIRELINE_DATA_DIR": str(data_dir), **(env or {})}
-    environment.pop("FIRELINE_STATE_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "fireline", *args],
-        capture_output=True,
-        text=True,
-        env=environment,
-        timeout=300,
-        check=False,
-    )
+def fireline(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    return run_fireline(*args, env=cli_env(data_dir))
 
 
 def write_jsonl(path: Path, rows: list[Any]) -> Path:
@@ -132,4 +120,36 @@ def test_an_unknown_incident_is_an_error_not_a_traceback(tmp_path: Path) -> None
     result = fireline("incident", "42", data_dir=tmp_path)
     assert result.returncode == 1
     assert "incident 42 does not exist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_unreachable_server_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    calls = write_jsonl(tmp_path / "calls.jsonl", day_of_calls(None)[:3])
+    result = fireline("ingest", str(calls), "--url", "http://127.0.0.1:9", data_dir=tmp_path)
+    assert result.returncode == 1
+    assert "cannot reach the server" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_tick_in_the_future_is_refused(tmp_path: Path) -> None:
+    result = fireline("tick", "--at", "2999-01-01T00:00:00+00:00", data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "--at" in result.stderr
+    assert "future" in result.stderr
+
+
+def test_a_line_nested_beyond_reason_is_refused_with_its_line(tmp_path: Path) -> None:
+    calls = tmp_path / "calls.jsonl"
+    calls.write_text(
+        json.dumps(day_of_calls(None)[0]) + "\n" + "[" * 100_000 + "]" * 100_000 + "\n"
+    )
+    result = fireline("ingest", str(calls), data_dir=tmp_path)
+    assert result.returncode == 2
+    assert "line 2: not usable JSON" in result.stderr
+
+
+def test_a_bad_state_url_is_one_line_not_a_traceback(tmp_path: Path) -> None:
+    result = fireline("--state-url", "nonsense://", "incidents", data_dir=tmp_path)
+    assert result.returncode == 1
+    assert "state store" in result.stderr
     assert "Traceback" not in result.stderr

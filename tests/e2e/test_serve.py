@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -15,18 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.servers import free_port
-
-
-def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fireline", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+from tests.servers import cli_env, free_port, run_fireline
 
 
 @contextmanager
@@ -76,22 +64,25 @@ def recent_outage_rows(now: datetime) -> list[dict[str, Any]]:
 
 
 def test_the_server_detects_an_outage_on_its_own_and_sets_the_kill_switch(tmp_path: Path) -> None:
-    env = {**os.environ, "FIRELINE_DATA_DIR": str(tmp_path / "data")}
-    env.pop("FIRELINE_STATE_URL", None)
-    app_token = run_cli("token", "create", "search-app", "--role", "app", env=env).stdout.strip()
-    viewer_token = run_cli("token", "create", "oncall", "--role", "viewer", env=env).stdout.strip()
+    env = cli_env(tmp_path / "data")
+    app_token = run_fireline(
+        "token", "create", "search-app", "--role", "app", env=env
+    ).stdout.strip()
+    viewer_token = run_fireline(
+        "token", "create", "oncall", "--role", "viewer", env=env
+    ).stdout.strip()
     assert app_token.startswith("fl_")
 
     calls = tmp_path / "calls.jsonl"
     calls.write_text("".join(json.dumps(r) + "\n" for r in recent_outage_rows(datetime.now(UTC))))
 
     with fireline_server(env, "--tick-seconds", "0.5") as base:
-        refused = run_cli("ingest", str(calls), "--url", base, env=env)
+        refused = run_fireline("ingest", str(calls), "--url", base, env=env)
         assert refused.returncode == 1
         assert "server answered 401 for lines 1-2070" in refused.stderr
         assert "missing API token" in refused.stderr
 
-        sent = run_cli(
+        sent = run_fireline(
             "ingest", str(calls), "--url", base, env={**env, "FIRELINE_TOKEN": app_token}
         )
         assert sent.returncode == 0, sent.stderr
@@ -111,24 +102,23 @@ def test_the_server_detects_an_outage_on_its_own_and_sets_the_kill_switch(tmp_pa
         assert incident["feature"] == "search-answers"
         assert incident["state"] == "contained"
 
-        revoked = run_cli("token", "revoke", "oncall", env=env)
+        revoked = run_fireline("token", "revoke", "oncall", env=env)
         assert revoked.returncode == 0, revoked.stderr
         assert httpx.get(f"{base}/api/incidents", headers=viewer_headers).status_code == 401
 
-    listed = run_cli("token", "list", env=env).stdout
+    listed = run_fireline("token", "list", env=env).stdout
     assert "search-app" in listed
     assert app_token not in listed
 
 
 def test_serving_without_tokens_is_refused_off_loopback(tmp_path: Path) -> None:
-    env = {**os.environ, "FIRELINE_DATA_DIR": str(tmp_path / "data")}
-    result = run_cli("serve", "--host", "0.0.0.0", "--no-auth", env=env)
+    env = cli_env(tmp_path / "data")
+    result = run_fireline("serve", "--host", "0.0.0.0", "--no-auth", env=env)
     assert result.returncode == 2
     assert "only on loopback" in result.stderr
 
 
 def test_serving_without_tokens_on_loopback_lets_local_tools_in(tmp_path: Path) -> None:
-    env = {**os.environ, "FIRELINE_DATA_DIR": str(tmp_path / "data")}
-    env.pop("FIRELINE_STATE_URL", None)
+    env = cli_env(tmp_path / "data")
     with fireline_server(env, "--no-auth", "--tick-seconds", "0") as base:
         assert httpx.get(f"{base}/api/guards/anything").json()["level"] == 0

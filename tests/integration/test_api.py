@@ -199,14 +199,15 @@ def test_an_outage_sent_over_http_shows_up_as_an_incident_and_a_kill_switch(
 
     resolved = client.post(
         f"/api/incidents/{incidents[0]['id']}/resolve",
-        json={"actor": "alice", "reason": "provider fixed"},
+        json={"reason": "provider fixed"},
     )
     assert resolved.status_code == 200
     assert resolved.json()["state"] == "resolved"
+    timeline = client.get(f"/api/incidents/{incidents[0]['id']}").json()["timeline"]
+    assert timeline[-1]["actor"] == "token:admin"
+    assert timeline[-1]["message"] == "provider fixed"
     assert client.get("/api/guards/support-bot").json()["enabled"] is True
-    again = client.post(
-        f"/api/incidents/{incidents[0]['id']}/resolve", json={"actor": "alice", "reason": "again"}
-    )
+    again = client.post(f"/api/incidents/{incidents[0]['id']}/resolve", json={"reason": "again"})
     assert again.status_code == 409
 
 
@@ -259,10 +260,7 @@ def test_a_viewer_reads_incidents_but_cannot_resolve_or_send_calls(
     headers = {"Authorization": f"Bearer {token_for(deployment, Role.VIEWER, 'dashboard')}"}
     with httpx.Client(base_url=base_url, headers=headers) as viewer:
         assert viewer.get("/api/incidents").status_code == 200
-        assert (
-            viewer.post("/api/incidents/1/resolve", json={"actor": "v", "reason": "r"}).status_code
-            == 403
-        )
+        assert viewer.post("/api/incidents/1/resolve", json={"reason": "r"}).status_code == 403
         assert viewer.post("/v1/calls", json={"calls": []}).status_code == 403
 
 
@@ -284,3 +282,47 @@ def test_tokens_are_stored_only_as_hashes(deployment: tuple[Fireline, SimulatedC
         stored = [tuple(row) for row in connection.exec_driver_sql("SELECT * FROM api_tokens")]
     assert token not in repr(stored)
     assert hash_token(token) in repr(stored)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"calls": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "not usable JSON"),
+        (b'{"calls": [{"x": ' + b"9" * 5_000 + b"}]}", "not usable JSON"),
+        (b'{"calls": [{"time": "0001-01-01T00:00:00+01:00", "feature": "f"}]}', "1970 and 2999"),
+        (
+            b'{"calls": [{"time": 0, "feature": "f", "input_tokens": 100000000000000000000}]}',
+            "input_tokens",
+        ),
+        (b'{"calls": [{"time": 0, "feature": "f", "latency_ms": Infinity}]}', "finite"),
+    ],
+    ids=["deep nesting", "huge number", "year 1", "huge integer", "infinity"],
+)
+def test_absurd_input_gets_a_422_not_a_500(
+    client: httpx.Client, body: bytes, expected: str
+) -> None:
+    response = client.post("/v1/calls", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert expected in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/incidents/99999999999999999999",
+        "/api/incidents/0",
+        "/api/incidents?limit=100000",
+        "/api/incidents?offset=-1",
+    ],
+)
+def test_out_of_range_ids_and_pages_get_a_422(client: httpx.Client, path: str) -> None:
+    assert client.get(path).status_code == 422
+
+
+def test_a_resolve_body_with_an_actor_is_refused_as_the_caller_is_the_token(
+    client: httpx.Client,
+) -> None:
+    response = client.post(
+        "/api/incidents/1/resolve", json={"actor": "policy:default", "reason": "spoof"}
+    )
+    assert response.status_code == 422

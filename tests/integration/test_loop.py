@@ -185,3 +185,97 @@ def test_calls_older_than_the_watermark_are_counted_as_late(
         ]
     )
     assert (result.accepted, result.duplicates, result.late) == (2, 0, 1)
+
+
+def obeying_app_minute(
+    app: Fireline,
+    clock: SimulatedClock,
+    rng: np.random.Generator,
+    error_rate: float,
+    per_minute: int,
+) -> None:
+    """A minute of an app that sends only its guard's probe share while disabled."""
+    guard = app.guard("support-bot")
+    calls = per_minute if guard.enabled else int(rng.binomial(per_minute, guard.probe_share))
+    send_minute(app, clock, rng, error_rate, calls=calls)
+
+
+def test_a_low_traffic_feature_recovers_from_probe_calls_alone(
+    deployment: tuple[Fireline, SimulatedClock],
+) -> None:
+    app, clock = deployment
+    rng = np.random.default_rng(21)
+    for minute in range(80 + 10 + 150):
+        error_rate = 0.6 if 80 <= minute < 90 else 0.01
+        obeying_app_minute(app, clock, rng, error_rate, per_minute=40)
+        app.tick()
+    [incident] = app.list_incidents()
+    assert incident.state is IncidentState.RESOLVED
+    assert app.guard("support-bot").enabled
+
+
+def test_severity_is_raised_and_containment_added_as_an_outage_worsens(
+    deployment: tuple[Fireline, SimulatedClock],
+) -> None:
+    app, clock = deployment
+    rng = np.random.default_rng(23)
+    for _ in range(70):
+        send_minute(app, clock, rng, 0.01)
+        app.tick()
+    send_minute(app, clock, rng, 0.12)
+    send_minute(app, clock, rng, 0.12)
+    app.tick()
+    [incident] = app.list_incidents()
+    assert incident.severity is Severity.P2
+    assert app.guard("support-bot").enabled
+    for _ in range(6):  # the 5-minute window fills with failures
+        send_minute(app, clock, rng, 1.0)
+        app.tick()
+    [worse] = app.list_incidents()
+    assert worse.severity is Severity.P0
+    assert worse.state is IncidentState.CONTAINED
+    assert not app.guard("support-bot").enabled
+    with app.state.unit_of_work() as tx:
+        kinds = [e.kind for e in tx.timeline(worse.incident_id or 0)]
+    assert kinds[:3] == ["detected", "triaged", "severity_raised"]
+    assert "guard_set" in kinds
+
+
+def test_two_outages_replayed_in_one_tick_are_two_incidents(
+    deployment: tuple[Fireline, SimulatedClock],
+) -> None:
+    app, clock = deployment
+    rng = np.random.default_rng(29)
+    for _ in range(70):
+        send_minute(app, clock, rng, 0.01)
+    app.tick()
+    for error_rate in [0.7] * 5 + [0.01] * 25 + [0.7] * 5 + [0.01] * 25:
+        send_minute(app, clock, rng, error_rate)
+    app.tick()  # one catch-up over both outages
+    incidents = app.list_incidents()
+    assert len(incidents) == 2
+    assert all(i.state is IncidentState.RESOLVED for i in incidents)
+    with app.state.unit_of_work() as tx:
+        alerts = tx.alerts()
+    assert [a.incident_id for a in alerts] == [incidents[1].incident_id, incidents[0].incident_id]
+    assert all(a.resolved_at is not None and a.resolved_at > a.fired_at for a in alerts)
+
+
+def test_resolving_during_a_fault_that_goes_on_opens_a_new_incident(
+    deployment: tuple[Fireline, SimulatedClock],
+) -> None:
+    app, clock = deployment
+    rng = np.random.default_rng(31)
+    for _ in range(70):
+        send_minute(app, clock, rng, 0.01)
+    send_minute(app, clock, rng, 0.8)
+    app.tick()
+    [first] = app.list_incidents()
+    app.resolve(first.incident_id or 0, actor="bob", reason="looks fine to me")
+    for _ in range(6):
+        send_minute(app, clock, rng, 0.8)
+        app.tick()
+    incidents = app.list_incidents()
+    assert len(incidents) == 2
+    assert incidents[0].is_open
+    assert not app.guard("support-bot").enabled

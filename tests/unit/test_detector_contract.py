@@ -183,3 +183,25 @@ def test_the_state_of_a_detector_is_json_serialisable_at_every_step(detector_cla
         json.dumps(detector.evidence)
 
     assert detector.drift_detected  # the loop above did cover an alarmed state
+
+
+def test_a_cleared_alarm_is_forgotten_and_raised_again_if_the_fault_goes_on(detector_class):
+    detector = detector_class()
+    rng = np.random.default_rng(41)
+    feed(detector, buckets([STABLE_ERROR_RATE] * TWO_HOURS, rng))
+    outage_start = T0 + TWO_HOURS * BUCKET
+    feed(detector, buckets([OUTAGE_ERROR_RATE] * 5, rng, start=outage_start))
+    assert detector.drift_detected
+    assert detector.level is not None
+    assert detector.level > 0.3
+
+    detector.clear()
+    assert not detector.drift_detected
+    assert detector.evidence == {}
+    alarms = feed(detector, buckets([OUTAGE_ERROR_RATE] * 10, rng, start=outage_start + 5 * BUCKET))
+    assert any(alarms)
+
+
+def test_a_detector_has_no_level_without_data(detector_class):
+    assert detector_class().level is None
+    assert detector_class().history_s > 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from fireline.domain.alert import Alert
 from fireline.domain.guard import Guard
@@ -136,8 +136,11 @@ class IngestOut(BaseModel):
 
 
 class ResolveIn(BaseModel):
-    actor: str
-    reason: str
+    """Why the incident is resolved; who resolves it is the caller's token."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
 
 
 class ProblemOut(BaseModel):

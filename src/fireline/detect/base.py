@@ -26,12 +26,16 @@ class Detector(Protocol):
     """A small online learner: feed it one bucket at a time and read whether it is alarmed.
 
     `evidence` describes the current alarm (empty when not alarmed) or, right after it clears,
-    the recovery. `to_state`/`load_state` let the engine keep detectors across restarts.
+    the recovery; `level` is the signal's current value, None without enough data.
+    `to_state`/`load_state` let the engine keep detectors across ticks and restarts; `clear`
+    forgets an alarm a person closed.
     """
 
     name: ClassVar[str]
     signal: ClassVar[str]
     incident_type: ClassVar[IncidentType]
+    bucket_s: int
+    window_s: int
     false_alarms_per_30_days: float
 
     def update(self, x: ErrorCounts) -> None: ...
@@ -41,6 +45,14 @@ class Detector(Protocol):
 
     @property
     def evidence(self) -> dict[str, Any]: ...
+
+    @property
+    def level(self) -> float | None: ...
+
+    @property
+    def history_s(self) -> int: ...
+
+    def clear(self) -> None: ...
 
     def to_state(self) -> dict[str, Any]: ...
 

@@ -6,24 +6,34 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from fireline.detect.base import ErrorCounts
+from fireline.detect.base import Detector, ErrorCounts
 from fireline.detect.error_rate import ErrorRateDetector
-from fireline.domain.alert import Alert, Recovery
+from fireline.domain.alert import Alert, DetectionEvent, Level, Recovery
 from fireline.store.state import StateTx
 from fireline.store.telemetry import TelemetryStore
 
 _WATERMARK = "detect/watermark"
 _DETECTOR_PREFIX = "detect/detector/"
 
+Counts = dict[tuple[str, datetime], tuple[int, int]]
+
 
 @dataclass(frozen=True, slots=True)
 class TickResult:
-    """What one tick saw: alerts that fired, alarms that cleared, and how far event time got."""
+    """What one tick saw, in event-time order, and how far event time got."""
 
     watermark: datetime | None
     buckets: int = 0
-    alerts: list[Alert] = field(default_factory=list)
-    recoveries: list[Recovery] = field(default_factory=list)
+    events: list[DetectionEvent] = field(default_factory=list)
+    levels: list[Level] = field(default_factory=list)
+
+    @property
+    def alerts(self) -> list[Alert]:
+        return [event for event in self.events if isinstance(event, Alert)]
+
+    @property
+    def recoveries(self) -> list[Recovery]:
+        return [event for event in self.events if isinstance(event, Recovery)]
 
 
 class DetectionEngine:
@@ -31,23 +41,24 @@ class DetectionEngine:
 
     A bucket [t, t + bucket_s) is evaluated once `now - lateness_s` has passed its end, so calls
     that arrive up to `lateness_s` late still count. Detector states and the watermark live in
-    the state store and are saved in the caller's transaction with the incidents they cause.
+    the state store, are read at the start of every tick (another process may have closed an
+    alarm) and saved in the caller's transaction with the incidents they cause.
     """
 
     def __init__(
         self,
         telemetry: TelemetryStore,
         *,
-        make_detector: Callable[[], ErrorRateDetector] = ErrorRateDetector,
+        make_detector: Callable[[], Detector] = ErrorRateDetector,
         lateness_s: int = 0,
     ) -> None:
         self._telemetry = telemetry
         self._make_detector = make_detector
         self.lateness_s = lateness_s
         prototype = make_detector()
+        self.detector_name = prototype.name
         self.bucket_s = prototype.bucket_s
-        self._history_s = prototype.baseline_s + max(prototype.window_s, prototype.recovery_s)
-        self._detectors: dict[str, ErrorRateDetector] | None = None
+        self._history_s = prototype.history_s
 
     def tick(self, now: datetime, tx: StateTx) -> TickResult:
         """Evaluate every bucket that closed since the last tick, up to `now - lateness_s`.
@@ -55,46 +66,65 @@ class DetectionEngine:
         A feature seen for the first time is warmed up on the history already stored for it,
         so an app that starts by sending its recent past is judged against that past.
         """
-        end = self._bucket_floor(now - timedelta(seconds=self.lateness_s))
         watermark = self.watermark(tx)
-        if watermark is not None and end <= watermark:
-            return TickResult(watermark=watermark)
-        detectors = self._load_detectors(tx)
+        end = self._bucket_floor(now - timedelta(seconds=self.lateness_s))
+        if watermark is not None:
+            end = max(end, watermark)  # event time never runs backwards
         horizon = end - timedelta(seconds=self._history_s)
         # A gap longer than any detector remembers is not replayed.
         start = max(watermark, horizon) if watermark is not None else horizon
         # Counting the whole horizon (not only since the watermark) finds features whose
         # first calls arrived late, and gives them their history.
         counts = self._counts(horizon, end)
+        detectors = self._load_detectors(tx)
         new = {feature for feature, _ in counts if feature not in detectors}
+        if start == end and not new:
+            return TickResult(watermark=end)
         for feature in sorted(new):
             detectors[feature] = self._make_detector()
-
-        alerts: list[Alert] = []
-        recoveries: list[Recovery] = []
-        step = timedelta(seconds=self.bucket_s)
         for feature, detector in detectors.items():
-            bucket_start = horizon if feature in new else start
-            while bucket_start < end:
-                bucket_end = bucket_start + step
-                calls, errors = counts.get((feature, bucket_start), (0, 0))
-                was_alarmed = detector.drift_detected
-                detector.update(ErrorCounts(bucket_start, bucket_end, calls, errors))
-                if detector.drift_detected and not was_alarmed:
-                    alerts.append(self._alert(feature, detector, bucket_end))
-                elif was_alarmed and not detector.drift_detected:
-                    recoveries.append(
-                        Recovery(detector.name, feature, bucket_end, detector.evidence)
-                    )
-                bucket_start = bucket_end
+            if detector.drift_detected and tx.open_alert(detector.name, feature) is None:
+                detector.clear()  # a person resolved the incident; judge afresh
 
+        events: list[DetectionEvent] = []
         for feature, detector in detectors.items():
-            tx.save_state(_DETECTOR_PREFIX + feature, detector.to_state(), now=now)
+            first = horizon if feature in new else start
+            events.extend(self._feed(feature, detector, counts, first, end))
+        levels = [
+            Level(detector.name, feature, detector.signal, end, level)
+            for feature, detector in detectors.items()
+            if detector.drift_detected and (level := detector.level) is not None
+        ]
+
+        active = {feature for feature, _ in counts}
+        for feature, detector in detectors.items():
+            key = self._key(feature)
+            if feature in active or detector.drift_detected:
+                tx.save_state(key, detector.to_state(), now=now)
+            else:
+                tx.delete_state(key)  # idle for longer than it remembers: nothing to keep
         tx.save_state(_WATERMARK, end.isoformat(), now=now)
-        buckets = int((end - start) / step)
-        alerts.sort(key=lambda alert: (alert.fired_at, alert.feature))
-        recoveries.sort(key=lambda recovery: (recovery.at, recovery.feature))
-        return TickResult(end, buckets, alerts, recoveries)
+        events.sort(key=lambda event: (event.at, event.feature))
+        buckets = int((end - start) / timedelta(seconds=self.bucket_s))
+        return TickResult(end, buckets, events, levels)
+
+    def _feed(
+        self, feature: str, detector: Detector, counts: Counts, start: datetime, end: datetime
+    ) -> list[DetectionEvent]:
+        events: list[DetectionEvent] = []
+        step = timedelta(seconds=self.bucket_s)
+        bucket_start = start
+        while bucket_start < end:
+            bucket_end = bucket_start + step
+            calls, errors = counts.get((feature, bucket_start), (0, 0))
+            was_alarmed = detector.drift_detected
+            detector.update(ErrorCounts(bucket_start, bucket_end, calls, errors))
+            if detector.drift_detected and not was_alarmed:
+                events.append(self._alert(feature, detector, bucket_end))
+            elif was_alarmed and not detector.drift_detected:
+                events.append(Recovery(detector.name, feature, bucket_end, detector.evidence))
+            bucket_start = bucket_end
+        return events
 
     @staticmethod
     def watermark(tx: StateTx) -> datetime | None:
@@ -102,28 +132,25 @@ class DetectionEngine:
         stored = tx.load_state(_WATERMARK)
         return datetime.fromisoformat(stored) if stored else None
 
-    def _counts(
-        self, start: datetime, end: datetime
-    ) -> dict[tuple[str, datetime], tuple[int, int]]:
+    def _key(self, feature: str) -> str:
+        return f"{_DETECTOR_PREFIX}{self.detector_name}/{feature}"
+
+    def _load_detectors(self, tx: StateTx) -> dict[str, Detector]:
+        prefix = f"{_DETECTOR_PREFIX}{self.detector_name}/"
+        detectors: dict[str, Detector] = {}
+        for name, state in tx.load_states(prefix).items():
+            detector = self._make_detector()
+            detector.load_state(state)
+            detectors[name.removeprefix(prefix)] = detector
+        return detectors
+
+    def _counts(self, start: datetime, end: datetime) -> Counts:
         return {
             (bucket.feature, bucket.start): (bucket.calls, bucket.errors)
             for bucket in self._telemetry.error_buckets(start, end, self.bucket_s)
         }
 
-    def _load_detectors(self, tx: StateTx) -> dict[str, ErrorRateDetector]:
-        if self._detectors is None:
-            self._detectors = {}
-            for name, state in tx.load_states(_DETECTOR_PREFIX).items():
-                detector = self._make_detector()
-                detector.load_state(state)
-                self._detectors[name.removeprefix(_DETECTOR_PREFIX)] = detector
-        return self._detectors
-
-    def forget(self) -> None:
-        """Drop detectors cached in memory, e.g. after a rolled-back transaction."""
-        self._detectors = None
-
-    def _alert(self, feature: str, detector: ErrorRateDetector, at: datetime) -> Alert:
+    def _alert(self, feature: str, detector: Detector, at: datetime) -> Alert:
         evidence = detector.evidence
         window_start = at - timedelta(seconds=detector.window_s)
         evidence["error_types"] = self._telemetry.error_types(feature, window_start, at)

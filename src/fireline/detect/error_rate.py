@@ -26,9 +26,11 @@ class ErrorRateDetector:
     traffic quiet, and `min_calls`/`min_errors` keep quiet features from alarming on noise.
 
     While alarmed the baseline is frozen, so a long outage never becomes the new normal. The
-    alarm clears when the last `recovery_s` seconds hold at least `min_calls` calls and their
-    error rate is back: not significantly above the baseline at level `recovery_p`, and no
-    more than one error above `min_ratio` times the baseline rate.
+    alarm clears when the most recent stretch of at least `recovery_s` seconds and
+    `min_calls` calls has its error rate back: not significantly above the baseline at level
+    `recovery_p`, and no more than one error above `min_ratio` times the baseline rate. With
+    a kill switch on, only a trickle of probe calls arrives, so that stretch grows until it
+    holds enough calls, up to `max_recovery_s` (default six times `recovery_s`).
 
     >>> from datetime import datetime, timedelta, UTC
     >>> detector = ErrorRateDetector()
@@ -61,14 +63,18 @@ class ErrorRateDetector:
         min_baseline_calls: int = 200,
         min_ratio: float = 1.5,
         recovery_p: float = 0.05,
+        max_recovery_s: int | None = None,
     ) -> None:
         for name, seconds in (
             ("window_s", window_s),
             ("baseline_s", baseline_s),
             ("recovery_s", recovery_s),
+            ("max_recovery_s", max_recovery_s or recovery_s),
         ):
             if seconds < bucket_s or seconds % bucket_s:
                 raise ValueError(f"{name} must be a positive multiple of bucket_s ({bucket_s})")
+        if max_recovery_s is not None and max_recovery_s < recovery_s:
+            raise ValueError("max_recovery_s must be at least recovery_s")
         if false_alarms_per_30_days <= 0:
             raise ValueError("false_alarms_per_30_days must be positive")
         self.bucket_s = bucket_s
@@ -81,6 +87,7 @@ class ErrorRateDetector:
         self.min_baseline_calls = min_baseline_calls
         self.min_ratio = min_ratio
         self.recovery_p = recovery_p
+        self.max_recovery_s = max_recovery_s
         self._recent: deque[tuple[str, int, int]] = deque()
         self._baseline: deque[tuple[str, int, int]] = deque(maxlen=baseline_s // bucket_s)
         self._alarmed = False
@@ -99,9 +106,24 @@ class ErrorRateDetector:
     def evidence(self) -> dict[str, Any]:
         return dict(self._evidence)
 
+    @property
+    def history_s(self) -> int:
+        """How much past the detector needs to be judged fairly from a cold start."""
+        return self.baseline_s + max(self.window_s, self.recovery_s)
+
+    @property
+    def level(self) -> float | None:
+        """The error rate of the last `window_s`, or None with fewer than `min_calls` calls."""
+        calls, errors = _sum(list(self._recent)[-(self.window_s // self.bucket_s) :])
+        return errors / calls if calls >= self.min_calls else None
+
     def update(self, x: ErrorCounts) -> None:
         self._recent.append((x.end.isoformat(), x.calls, x.errors))
-        if len(self._recent) > max(self.window_s, self.recovery_s) // self.bucket_s:
+        # While alarmed, recent buckets are kept longer (they may be needed to see recovery)
+        # and those that fall out are dropped: the fault must never enter the baseline.
+        longest_recovery = self.max_recovery_s or 6 * self.recovery_s
+        keep = longest_recovery if self._alarmed else max(self.window_s, self.recovery_s)
+        while len(self._recent) > keep // self.bucket_s:
             oldest = self._recent.popleft()
             if not self._alarmed:
                 self._baseline.append(oldest)
@@ -109,6 +131,17 @@ class ErrorRateDetector:
             self._check_recovery(x.end)
         else:
             self._check_alarm(x.end)
+
+    def clear(self) -> None:
+        """Forget the current alarm (a person closed it), keeping the baseline.
+
+        Buckets of the alarm period are dropped, so if the fault goes on, the detector
+        alarms again on fresh evidence.
+        """
+        if self._alarmed:
+            self._recent.clear()
+            self._alarmed = False
+            self._evidence = {}
 
     def _check_alarm(self, now: datetime) -> None:
         calls, errors = _sum(list(self._recent)[-(self.window_s // self.bucket_s) :])
@@ -146,21 +179,22 @@ class ErrorRateDetector:
             }
 
     def _check_recovery(self, now: datetime) -> None:
-        calls, errors = _sum(list(self._recent)[-(self.recovery_s // self.bucket_s) :])
-        base_calls, base_errors = _sum(self._baseline)
-        if calls < self.min_calls:
+        stretch = _recovery_stretch(self._recent, self.recovery_s // self.bucket_s, self.min_calls)
+        if stretch is None:
             return
+        calls, errors = _sum(stretch)
+        base_calls, base_errors = _sum(self._baseline)
         base_rate = base_errors / base_calls if base_calls else 0.0
         tolerated = self.min_ratio * base_rate + 1 / calls
         p_value = _greater_p(errors, calls, base_errors, base_calls)
         if p_value > self.recovery_p and errors / calls <= tolerated:
-            # Buckets older than the recovery window still hold the fault: they must neither
+            # Buckets before the recovery stretch still hold the fault: they must neither
             # re-trigger the alarm nor age into the baseline.
-            while len(self._recent) > self.recovery_s // self.bucket_s:
+            while len(self._recent) > len(stretch):
                 self._recent.popleft()
             self._alarmed = False
             self._evidence = {
-                "recovery_seconds": self.recovery_s,
+                "recovery_seconds": len(stretch) * self.bucket_s,
                 "window_end": now.isoformat(),
                 "calls": calls,
                 "errors": errors,
@@ -183,6 +217,19 @@ class ErrorRateDetector:
         self._baseline.extend((str(e), int(c), int(k)) for e, c, k in state["baseline"])
         self._alarmed = bool(state["alarmed"])
         self._evidence = dict(state["evidence"])
+
+
+def _recovery_stretch(
+    recent: deque[tuple[str, int, int]], min_buckets: int, min_calls: int
+) -> list[tuple[str, int, int]] | None:
+    """The shortest run of latest buckets with at least `min_buckets` buckets and `min_calls`
+    calls, or None when all of `recent` is not enough."""
+    calls = 0
+    for taken, (_, bucket_calls, _) in enumerate(reversed(recent), start=1):
+        calls += bucket_calls
+        if taken >= min_buckets and calls >= min_calls:
+            return list(recent)[-taken:]
+    return None
 
 
 def _sum(buckets: Any) -> tuple[int, int]:

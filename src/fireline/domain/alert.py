@@ -31,8 +31,8 @@ class Alert:
     resolved_at: datetime | None = None
 
     @property
-    def key(self) -> tuple[str, str]:
-        return (self.detector, self.feature)
+    def at(self) -> datetime:
+        return self.fired_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +44,17 @@ class Recovery:
     at: datetime
     evidence: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.detector, self.feature)
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    """Where the signal of a detector that is still alarmed stands at the end of a tick."""
+
+    detector: str
+    feature: str
+    signal: str
+    at: datetime
+    value: float
+
+
+#: What a detection tick reports, in event-time order.
+DetectionEvent = Alert | Recovery

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from fireline.clock import SimulatedClock
 from fireline.domain.alert import Alert
 from fireline.domain.guard import ContainmentLevel
-from fireline.domain.incident import IncidentState
+from fireline.domain.incident import Incident, IncidentState
 from fireline.drill.scenario import Scenario
 from fireline.drill.scorecard import Scorecard
 from fireline.drill.traffic import SimulatedApp
@@ -41,7 +41,7 @@ def run_drill(
         for tick in range(ticks):
             now = clock.now()
             served = simulated.serve(now, now + timedelta(seconds=TICK_S), guard)
-            recorded += app.telemetry.insert_calls(served.calls)
+            recorded += app.ingest.ingest_calls(served.calls).accepted
             fallback += served.fallback
             failed_for_users += served.failed_for_users
             clock.advance(TICK_S)
@@ -147,21 +147,18 @@ def _failures(
     scenario: Scenario,
     detected_at: datetime | None,
     onset: datetime | None,
-    incident: object,
+    incident: Incident | None,
     levels: list[int],
     false_alarms: int,
 ) -> list[str]:
-    from fireline.domain.incident import Incident
-
     failures = []
     if false_alarms:
         failures.append(f"{false_alarms} false alarm(s)")
     fault = scenario.fault
     if fault is None:
         return failures
-    if detected_at is None or onset is None:
+    if detected_at is None or onset is None or incident is None:
         return [*failures, "fault not detected"]
-    assert isinstance(incident, Incident)
     if incident.type is not fault.expected_type:
         failures.append(f"type {incident.type}, expected {fault.expected_type}")
     if incident.severity not in fault.expected_severities:

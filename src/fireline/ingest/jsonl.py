@@ -25,3 +25,6 @@ def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
             except UnicodeDecodeError:
                 problem = Problem(number, None, "not valid UTF-8", "line")
                 raise InvalidInput([problem], str(path)) from None
+            except (RecursionError, ValueError) as error:
+                problem = Problem(number, None, f"not usable JSON ({error})", "line")
+                raise InvalidInput([problem], str(path)) from None

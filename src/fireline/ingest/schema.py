@@ -5,10 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from fireline.clock import as_utc
 from fireline.domain.telemetry import AttributeValue, Call, CallStatus
@@ -18,6 +25,9 @@ from fireline.errors import InvalidInput, PayloadTooLarge, Problem
 MAX_BATCH_ROWS = 10_000
 #: Longest prompt or completion text stored for one call.
 MAX_TEXT_CHARS = 200_000
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2999, 12, 31, tzinfo=UTC)
+
 #: Most problems reported for one rejected batch; the first ones are usually enough.
 MAX_PROBLEMS = 20
 
@@ -28,7 +38,7 @@ FeatureName = Annotated[
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
 # Strict numbers: `true` is not a latency of 1 ms and "12" is not 12 tokens.
 Amount = Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0, strict=True)]
+Count = Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)]
 
 
 class CallIn(BaseModel):
@@ -59,6 +69,13 @@ class CallIn(BaseModel):
     attributes: Annotated[dict[Name, AttributeValue], Field(max_length=64)] = Field(
         default_factory=dict
     )
+
+    @field_validator("time")
+    @classmethod
+    def _plausible_time(cls, value: datetime) -> datetime:
+        if not _EARLIEST <= value.replace(tzinfo=value.tzinfo or UTC) <= _LATEST:
+            raise ValueError("must be between 1970 and 2999")
+        return as_utc(value)
 
     def to_call(self, raw: Any) -> Call:
         status = self.status or ("error" if self.error_type else "ok")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fireline.domain.telemetry import Call
 from fireline.ingest.schema import MAX_BATCH_ROWS, parse_calls
 from fireline.store.telemetry import TelemetryStore
 
@@ -46,7 +47,12 @@ class IngestService:
     ) -> IngestResult:
         """Store every row or, if any is invalid, none; raises InvalidInput naming the rows."""
         calls = parse_calls(rows, source=source, max_rows=max_rows, row_label=row_label)
-        inserted = self._telemetry.insert_calls(calls)
+        return self.ingest_calls(calls)
+
+    def ingest_calls(self, calls: Sequence[Call]) -> IngestResult:
+        """Store calls that are already valid domain objects (the SDK, drills)."""
+        # Read before writing, so a failure here cannot follow a batch already stored.
         watermark = self._watermark()
-        late = 0 if watermark is None else sum(call.time < watermark for call in calls)
-        return IngestResult(accepted=inserted, duplicates=len(calls) - inserted, late=late)
+        new = self._telemetry.insert_new_calls(calls)
+        late = 0 if watermark is None else sum(call.time < watermark for call in new)
+        return IngestResult(accepted=len(new), duplicates=len(calls) - len(new), late=late)

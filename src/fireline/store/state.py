@@ -5,8 +5,9 @@ SQLite by default (a file in the data directory), PostgreSQL with a `postgresql+
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -23,34 +24,52 @@ from fireline.domain.alert import Alert
 from fireline.domain.guard import ContainmentLevel, Guard
 from fireline.domain.incident import Incident, IncidentState, IncidentType, TimelineEntry
 from fireline.domain.severity import Severity
-from fireline.errors import InvalidInput, NotFound, Problem
+from fireline.errors import InvalidInput, NotFound, Problem, StoreUnavailable
 from fireline.store.tables import alerts, api_tokens, engine_state, guards, incidents, timeline
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_CLOSED = (IncidentState.RESOLVED.value, IncidentState.REVIEWED.value)
 
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
 
 
+IN_MEMORY = ("sqlite://", "sqlite:///:memory:")
+
+
 def create_state_engine(url: str) -> Engine:
     """An engine for `url`; in-memory SQLite shares one connection so every session sees it."""
-    if url in ("sqlite://", "sqlite:///:memory:"):
-        return sa.create_engine(
-            "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
-    if url.startswith("sqlite"):
-        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    try:
+        if url in IN_MEMORY:
+            engine = sa.create_engine(
+                "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+            )
+        elif url.startswith("sqlite"):
+            engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        else:
+            return sa.create_engine(url, pool_pre_ping=True)
+    except (sa.exc.ArgumentError, ImportError) as error:
+        raise StoreUnavailable(f"cannot use state store URL {url!r}: {error}") from None
 
-        @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA foreign_keys=ON")
+    @sa.event.listens_for(engine, "connect")
+    def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transactions out of pysqlite's hands so that BEGIN is ours (below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if url not in IN_MEMORY:
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.close()
+        cursor.close()
 
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True)
+    @sa.event.listens_for(engine, "begin")
+    def _sqlite_begin(connection: Connection) -> None:
+        # A writing unit of work takes SQLite's write lock at once, so the reads it makes
+        # decisions on cannot change under it (pysqlite would begin at the first write).
+        read_only = connection.get_execution_options().get("fireline_read_only", False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+    return engine
 
 
 class StateStore:
@@ -59,6 +78,8 @@ class StateStore:
     def __init__(self, url: str, *, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine or create_state_engine(url)
+        # One in-memory connection is shared by every thread; take turns on it.
+        self._turns = threading.RLock() if url in IN_MEMORY else None
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (idempotent)."""
@@ -76,10 +97,19 @@ class StateStore:
             return None if row is None else str(row[0])
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[StateTx]:
-        """One transaction: committed when the block ends, rolled back if it raises."""
-        with self.engine.begin() as connection:
-            yield StateTx(connection)
+    def unit_of_work(self, *, read_only: bool = False) -> Iterator[StateTx]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        Writing units of work are serialized on SQLite; on PostgreSQL, the rows they decide
+        on are read with FOR UPDATE.
+        """
+        with self._turns or nullcontext(), self.engine.connect() as connection:
+            connection.execution_options(fireline_read_only=read_only)
+            try:
+                with connection.begin():
+                    yield StateTx(connection)
+            except sa.exc.OperationalError as error:
+                raise StoreUnavailable(f"state store unavailable: {error.orig}") from None
 
     def dispose(self) -> None:
         self.engine.dispose()
@@ -111,30 +141,42 @@ class StateTx:
         if result.rowcount == 0:
             raise NotFound(f"incident {incident.incident_id} does not exist")
 
-    def get_incident(self, incident_id: int) -> Incident:
-        row = (
-            self._db.execute(sa.select(incidents).where(incidents.c.id == incident_id))
-            .mappings()
-            .first()
-        )
+    def get_incident(self, incident_id: int, *, for_update: bool = False) -> Incident:
+        query = sa.select(incidents).where(incidents.c.id == incident_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self._db.execute(query).mappings().first()
         if row is None:
             raise NotFound(f"incident {incident_id} does not exist")
         return _incident_from(row)
 
     def list_incidents(
-        self, *, open_only: bool = False, feature: str | None = None, limit: int = 500
+        self,
+        *,
+        open_only: bool = False,
+        feature: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> list[Incident]:
-        query = sa.select(incidents).order_by(incidents.c.id.desc()).limit(limit)
+        """Incidents newest first, a page of `limit` after skipping `offset`."""
+        query = sa.select(incidents).order_by(incidents.c.id.desc()).limit(limit).offset(offset)
         if open_only:
-            closed = [IncidentState.RESOLVED.value, IncidentState.REVIEWED.value]
-            query = query.where(incidents.c.state.not_in(closed))
+            query = query.where(incidents.c.state.not_in(_CLOSED))
         if feature is not None:
             query = query.where(incidents.c.feature == feature)
         return [_incident_from(row) for row in self._db.execute(query).mappings()]
 
     def open_incident_for(self, feature: str) -> Incident | None:
-        found = self.list_incidents(open_only=True, feature=feature, limit=1)
-        return found[0] if found else None
+        """The feature's newest open incident, locked until the transaction ends."""
+        query = (
+            sa.select(incidents)
+            .where(incidents.c.feature == feature, incidents.c.state.not_in(_CLOSED))
+            .order_by(incidents.c.id.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        row = self._db.execute(query).mappings().first()
+        return None if row is None else _incident_from(row)
 
     # ------------------------------------------------------------ timeline
 
@@ -293,6 +335,9 @@ class StateTx:
             engine_state.c.name.startswith(prefix, autoescape=True)
         )
         return {str(name): value for name, value in self._db.execute(query)}
+
+    def delete_state(self, name: str) -> None:
+        self._db.execute(engine_state.delete().where(engine_state.c.name == name))
 
     def save_state(self, name: str, value: Any, *, now: datetime) -> None:
         updated = self._db.execute(

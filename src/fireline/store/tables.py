@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from fireline.domain.incident import IncidentState
+
 
 class UTCDateTime(sa.types.TypeDecorator[datetime]):
     """Aware UTC datetimes in, aware UTC datetimes out, on SQLite and PostgreSQL alike."""
@@ -38,16 +40,7 @@ metadata = sa.MetaData(
     }
 )
 
-LIFECYCLE_COLUMNS = (
-    "detected_at",
-    "triaged_at",
-    "contained_at",
-    "investigating_at",
-    "remediating_at",
-    "restoring_at",
-    "resolved_at",
-    "reviewed_at",
-)
+LIFECYCLE_COLUMNS = tuple(f"{state.value}_at" for state in IncidentState)
 
 incidents = sa.Table(
     "incidents",

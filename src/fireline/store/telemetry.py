@@ -91,16 +91,20 @@ class TelemetryStore:
 
     def insert_calls(self, calls: Sequence[Call]) -> int:
         """Store the calls not stored yet (by call_id), atomically; return how many were new."""
-        unique = list({call.call_id: call for call in reversed(calls)}.values())
+        return len(self.insert_new_calls(calls))
+
+    def insert_new_calls(self, calls: Sequence[Call]) -> list[Call]:
+        """Store the calls not stored yet (by call_id), atomically; return those that were new."""
+        unique = {call.call_id: call for call in reversed(calls)}
         if not unique:
-            return 0
-        batch = _to_arrow(unique)  # noqa: F841 - read by name in the SQL below
+            return []
+        batch = _to_arrow(list(unique.values()))  # noqa: F841 - read by name in the SQL below
         # One INSERT statement is atomic: the whole batch is stored or none of it.
         with self._lock:
-            row = self._db.execute(
-                "INSERT INTO calls SELECT * FROM batch ON CONFLICT DO NOTHING"
-            ).fetchone()
-        return int(row[0]) if row else 0
+            rows = self._db.execute(
+                "INSERT INTO calls SELECT * FROM batch ON CONFLICT DO NOTHING RETURNING call_id"
+            ).fetchall()
+        return [unique[str(call_id)] for (call_id,) in rows]
 
     def _count(self) -> int:
         row = self._db.execute("SELECT count(*) FROM calls").fetchone()

@@ -1,0 +1,1 @@
+"""One router per area; `fireline.api.app` mounts them all."""
