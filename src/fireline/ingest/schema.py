@@ -77,10 +77,10 @@ class CallIn(BaseModel):
             raise ValueError("must be between 1970 and 2999")
         return as_utc(value)
 
-    def to_call(self, raw: Any) -> Call:
+    def to_call(self, raw: Any, position: int = 0) -> Call:
         status = self.status or ("error" if self.error_type else "ok")
         return Call(
-            call_id=self.call_id or derived_call_id(raw),
+            call_id=self.call_id or derived_call_id(raw, position),
             time=as_utc(self.time),
             feature=self.feature,
             status=CallStatus(status),
@@ -104,9 +104,13 @@ class CallIn(BaseModel):
         )
 
 
-def derived_call_id(raw: Any) -> str:
-    """A stable id for a call sent without one, so that sending it twice stores it once."""
-    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str)
+def derived_call_id(raw: Any, position: int) -> str:
+    """A stable id for a call sent without one, from its content and its place in the batch.
+
+    Resending the same batch or file stores nothing twice, and two identical calls in one
+    batch stay two calls. Only `call_id` makes a call unique across different batches.
+    """
+    canonical = json.dumps([position, raw], sort_keys=True, separators=(",", ":"), default=str)
     return "c_" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
@@ -143,7 +147,7 @@ def parse_calls(
             )
             continue
         try:
-            calls.append(CallIn.model_validate(raw).to_call(raw))
+            calls.append(CallIn.model_validate(raw).to_call(raw, number))
         except ValidationError as error:
             problems.extend(_problems(number, error, row_label))
         if len(problems) >= MAX_PROBLEMS:
