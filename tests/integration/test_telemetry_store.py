@@ -115,3 +115,72 @@ def test_a_batch_that_fails_to_convert_writes_nothing(telemetry: TelemetryStore)
     with pytest.raises(Exception, match=r"many|int"):
         telemetry.insert_calls([a_call(1), broken])
     assert telemetry.count_calls() == 0
+
+
+def test_genai_fields_round_trip(telemetry: TelemetryStore) -> None:
+    call = Call(
+        call_id="g1",
+        time=T0,
+        feature="rag",
+        operation="chat",
+        request_model="gpt-x",
+        model="gpt-x-2026-01",
+        response_id="resp-1",
+        session_id="conv-9",
+        span_id="abcd",
+        time_to_first_token_ms=210.5,
+        retrieved_doc_ids=("kb/1", "kb/2"),
+        cited_doc_ids=("kb/2",),
+        eval_scores={"faithfulness": 0.82, "relevance": 0.9},
+    )
+    telemetry.insert_calls([call])
+    stored = telemetry.get_call("g1")
+    assert stored is not None
+    assert stored["operation"] == "chat"
+    assert stored["request_model"] == "gpt-x"
+    assert stored["model"] == "gpt-x-2026-01"
+    assert stored["session_id"] == "conv-9"
+    assert stored["time_to_first_token_ms"] == 210.5
+    assert stored["retrieved_doc_ids"] == ["kb/1", "kb/2"]
+    assert stored["cited_doc_ids"] == ["kb/2"]
+    assert stored["eval_scores"] == {"faithfulness": 0.82, "relevance": 0.9}
+
+
+def test_a_version_1_store_is_upgraded_in_place_keeping_its_calls(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "telemetry.duckdb"
+    old = duckdb.connect(str(path))
+    old.execute(
+        "CREATE TABLE calls (call_id VARCHAR PRIMARY KEY, time TIMESTAMP NOT NULL, "
+        "feature VARCHAR NOT NULL, status VARCHAR NOT NULL, error_type VARCHAR, "
+        "latency_ms DOUBLE, provider VARCHAR, model VARCHAR, model_version VARCHAR, "
+        "prompt_version VARCHAR, index_version VARCHAR, tenant VARCHAR, user_id VARCHAR, "
+        "trace_id VARCHAR, input_tokens BIGINT, output_tokens BIGINT, cost_usd DOUBLE, "
+        "finish_reason VARCHAR, input_text VARCHAR, output_text VARCHAR, attributes VARCHAR)"
+    )
+    old.execute("CREATE TABLE schema_version (version INTEGER)")
+    old.execute("INSERT INTO schema_version VALUES (1)")
+    old.execute(
+        "INSERT INTO calls (call_id, time, feature, status, attributes) "
+        "VALUES ('old', TIMESTAMP '2026-03-02 09:00:00', 'bot', 'ok', '{}')"
+    )
+    old.close()
+
+    store = TelemetryStore(path)
+    try:
+        assert store.schema_version == 2
+        kept = store.get_call("old")
+        assert kept is not None
+        assert kept["feature"] == "bot"
+        assert kept["cited_doc_ids"] is None
+        assert (
+            store.insert_calls([Call(call_id="new", time=T0, feature="bot", cited_doc_ids=("d",))])
+            == 1
+        )
+        assert store.count_calls() == 2
+    finally:
+        store.close()
+    reopened = TelemetryStore(path)
+    assert reopened.schema_version == 2
+    reopened.close()

@@ -19,7 +19,12 @@ class CallStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True, eq=True)
 class Call:
-    """One recorded AI request; mirrors the OpenTelemetry GenAI semantic conventions."""
+    """One recorded AI request; mirrors the OpenTelemetry GenAI semantic conventions.
+
+    `model` is the model that answered (gen_ai.response.model), `request_model` the one asked
+    for; `operation` is gen_ai.operation.name (chat, embeddings, execute_tool, ...);
+    `session_id` groups the calls of one conversation or agent run.
+    """
 
     call_id: str
     time: datetime
@@ -42,6 +47,15 @@ class Call:
     input_text: str | None = None
     output_text: str | None = None
     attributes: Mapping[str, AttributeValue] = field(default_factory=dict)
+    operation: str | None = None
+    request_model: str | None = None
+    response_id: str | None = None
+    session_id: str | None = None
+    span_id: str | None = None
+    time_to_first_token_ms: float | None = None
+    retrieved_doc_ids: tuple[str, ...] = ()
+    cited_doc_ids: tuple[str, ...] = ()
+    eval_scores: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:

@@ -39,6 +39,9 @@ Text = Annotated[str, StringConstraints(max_length=MAX_TEXT_CHARS)]
 # Strict numbers: `true` is not a latency of 1 ms and "12" is not 12 tokens.
 Amount = Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0, le=2**63 - 1, strict=True)]
+Score = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+#: Most retrieved (or cited) document ids kept for one call.
+MAX_DOC_IDS = 200
 
 
 class CallIn(BaseModel):
@@ -69,6 +72,19 @@ class CallIn(BaseModel):
     attributes: Annotated[dict[Name, AttributeValue], Field(max_length=64)] = Field(
         default_factory=dict
     )
+    operation: Name | None = None
+    request_model: Name | None = None
+    response_id: Name | None = None
+    session_id: Name | None = None
+    span_id: Name | None = None
+    time_to_first_token_ms: Amount | None = None
+    retrieved_doc_ids: Annotated[list[Name], Field(max_length=MAX_DOC_IDS)] = Field(
+        default_factory=list
+    )
+    cited_doc_ids: Annotated[list[Name], Field(max_length=MAX_DOC_IDS)] = Field(
+        default_factory=list
+    )
+    eval_scores: Annotated[dict[Name, Score], Field(max_length=32)] = Field(default_factory=dict)
 
     @field_validator("time")
     @classmethod
@@ -101,6 +117,15 @@ class CallIn(BaseModel):
             input_text=self.input_text,
             output_text=self.output_text,
             attributes=dict(self.attributes),
+            operation=self.operation,
+            request_model=self.request_model,
+            response_id=self.response_id,
+            session_id=self.session_id,
+            span_id=self.span_id,
+            time_to_first_token_ms=self.time_to_first_token_ms,
+            retrieved_doc_ids=tuple(self.retrieved_doc_ids),
+            cited_doc_ids=tuple(self.cited_doc_ids),
+            eval_scores=dict(self.eval_scores),
         )
 
 

@@ -16,8 +16,6 @@ import pyarrow as pa
 from fireline.domain.telemetry import Call
 from fireline.errors import StoreUnavailable
 
-SCHEMA_VERSION = 1
-
 # Times are stored as naive UTC TIMESTAMPs: TIMESTAMPTZ arithmetic needs DuckDB's ICU
 # extension, which must never be fetched at run time.
 _CALL_COLUMNS: tuple[tuple[str, str, Any], ...] = (
@@ -42,8 +40,35 @@ _CALL_COLUMNS: tuple[tuple[str, str, Any], ...] = (
     ("input_text", "VARCHAR", pa.string()),
     ("output_text", "VARCHAR", pa.string()),
     ("attributes", "VARCHAR", pa.string()),
+    # version 2: OpenTelemetry GenAI fields and retrieval/eval data
+    ("operation", "VARCHAR", pa.string()),
+    ("request_model", "VARCHAR", pa.string()),
+    ("response_id", "VARCHAR", pa.string()),
+    ("session_id", "VARCHAR", pa.string()),
+    ("span_id", "VARCHAR", pa.string()),
+    ("time_to_first_token_ms", "DOUBLE", pa.float64()),
+    ("retrieved_doc_ids", "VARCHAR[]", pa.list_(pa.string())),
+    ("cited_doc_ids", "VARCHAR[]", pa.list_(pa.string())),
+    ("eval_scores", "MAP(VARCHAR, DOUBLE)", pa.map_(pa.string(), pa.float64())),
 )
 _ARROW_SCHEMA = pa.schema([(name, arrow_type) for name, _, arrow_type in _CALL_COLUMNS])
+_COLUMN_LIST = ", ".join(name for name, _, _ in _CALL_COLUMNS)
+
+#: Columns each schema version added to `calls`; a store is brought up to date on open.
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: (
+        "operation",
+        "request_model",
+        "response_id",
+        "session_id",
+        "span_id",
+        "time_to_first_token_ms",
+        "retrieved_doc_ids",
+        "cited_doc_ids",
+        "eval_scores",
+    ),
+}
+SCHEMA_VERSION = max(_MIGRATIONS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,13 +102,28 @@ class TelemetryStore:
         self._create_schema()
 
     def _create_schema(self) -> None:
-        columns = ",\n  ".join(f"{name} {sql_type}" for name, sql_type, _ in _CALL_COLUMNS)
+        types = {name: sql_type for name, sql_type, _ in _CALL_COLUMNS}
         with self._lock:
-            self._db.execute(f"CREATE TABLE IF NOT EXISTS calls (\n  {columns}\n)")
             self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
             row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
-            if row is None or row[0] is None:
+            version = row[0] if row and row[0] is not None else None
+            if version is None:
+                columns = ",\n  ".join(f"{name} {sql_type}" for name, sql_type, _ in _CALL_COLUMNS)
+                self._db.execute(f"CREATE TABLE calls (\n  {columns}\n)")
                 self._db.execute("INSERT INTO schema_version VALUES (?)", [SCHEMA_VERSION])
+                return
+            for target in sorted(v for v in _MIGRATIONS if v > version):
+                self._db.execute("BEGIN TRANSACTION")
+                for name in _MIGRATIONS[target]:
+                    self._db.execute(f"ALTER TABLE calls ADD COLUMN {name} {types[name]}")
+                self._db.execute("INSERT INTO schema_version VALUES (?)", [target])
+                self._db.execute("COMMIT")
+
+    @property
+    def schema_version(self) -> int:
+        with self._lock:
+            row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0]) if row and row[0] is not None else 0
 
     def close(self) -> None:
         with self._lock:
@@ -102,7 +142,8 @@ class TelemetryStore:
         # One INSERT statement is atomic: the whole batch is stored or none of it.
         with self._lock:
             rows = self._db.execute(
-                "INSERT INTO calls SELECT * FROM batch ON CONFLICT DO NOTHING RETURNING call_id"
+                f"INSERT INTO calls ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM batch "  # noqa: S608 - constant column names
+                "ON CONFLICT DO NOTHING RETURNING call_id"
             ).fetchall()
         return [unique[str(call_id)] for (call_id,) in rows]
 
@@ -165,7 +206,10 @@ class TelemetryStore:
 
     def get_call(self, call_id: str) -> dict[str, Any] | None:
         with self._lock:
-            cursor = self._db.execute("SELECT * FROM calls WHERE call_id = ?", [call_id])
+            cursor = self._db.execute(
+                f"SELECT {_COLUMN_LIST} FROM calls WHERE call_id = ?",  # noqa: S608 - constant columns
+                [call_id],
+            )
             row = cursor.fetchone()
             names = [column[0] for column in cursor.description or []]
         if row is None:
@@ -204,4 +248,13 @@ def _to_arrow(calls: Sequence[Call]) -> pa.Table:
         columns["input_text"].append(call.input_text)
         columns["output_text"].append(call.output_text)
         columns["attributes"].append(json.dumps(dict(call.attributes), sort_keys=True))
+        columns["operation"].append(call.operation)
+        columns["request_model"].append(call.request_model)
+        columns["response_id"].append(call.response_id)
+        columns["session_id"].append(call.session_id)
+        columns["span_id"].append(call.span_id)
+        columns["time_to_first_token_ms"].append(call.time_to_first_token_ms)
+        columns["retrieved_doc_ids"].append(list(call.retrieved_doc_ids))
+        columns["cited_doc_ids"].append(list(call.cited_doc_ids))
+        columns["eval_scores"].append(list(call.eval_scores.items()))
     return pa.table(columns, schema=_ARROW_SCHEMA)
