@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+import yaml
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
@@ -22,10 +23,10 @@ from fireline.clock import Clock, SimulatedClock, WallClock, as_utc
 from fireline.domain.access import Role
 from fireline.domain.incident import Incident
 from fireline.domain.severity import response_due
-from fireline.errors import FirelineError, InvalidInput, Problem
+from fireline.errors import ConfigError, FirelineError, InvalidInput, Problem
 from fireline.ingest.jsonl import read_jsonl
 from fireline.runtime import Fireline
-from fireline.settings import DATA_DIR_ENV, STATE_URL_ENV, Settings
+from fireline.settings import CONFIG_ENV, DATA_DIR_ENV, STATE_URL_ENV, Settings
 
 app = typer.Typer(
     name="fireline",
@@ -62,8 +63,15 @@ def _main(
             envvar=STATE_URL_ENV,
         ),
     ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="Configuration file [default: fireline.yaml in the data directory, if any]",
+            envvar=CONFIG_ENV,
+        ),
+    ] = None,
 ) -> None:
-    _Options.settings = Settings.resolve(data_dir, state_url)
+    _Options.settings = Settings.resolve(data_dir, state_url, config)
 
 
 @contextmanager
@@ -101,6 +109,7 @@ def serve(
     if no_auth and host not in LOOPBACK:
         raise InvalidInput([Problem(None, "--no-auth", f"refused on {host}: only on loopback")])
     with _fireline() as instance:
+        instance.config  # noqa: B018 - a bad configuration file stops the server before it listens
         with instance.state.unit_of_work() as tx:
             has_tokens = any(t.active for t in tx.list_tokens())
         if no_auth:
@@ -346,6 +355,29 @@ def token_revoke(name: Annotated[str, typer.Argument(help="The token's name")]) 
     console.print(f"token '{name}' revoked")
 
 
+config_app = typer.Typer(help="The configuration file.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("check")
+def config_check(
+    path: Annotated[
+        Path | None, typer.Argument(help="File to check [default: the one in use]")
+    ] = None,
+) -> None:
+    """Validate a configuration file; print its settings with the defaults filled in."""
+    from fireline.config import find_config, load_config
+
+    settings = _Options.settings
+    chosen = path or find_config(settings.config_path, settings.data_dir)
+    if chosen is None:
+        console.print("no configuration file: every setting has its default")
+        return
+    loaded = load_config(chosen)
+    console.print(f"{chosen}: valid")
+    sys.stdout.write(yaml.safe_dump(loaded.model_dump(), sort_keys=False))
+
+
 @app.command()
 def migrate() -> None:
     """Create or upgrade the state store's schema."""
@@ -429,6 +461,9 @@ def main() -> None:
         errors.print(f"error: {error}", markup=False, highlight=False)
         for problem in error.problems[1:]:
             errors.print(f"  {problem}", markup=False, highlight=False)
+        sys.exit(2)
+    except ConfigError as error:
+        errors.print(f"error: {error}", markup=False, highlight=False)
         sys.exit(2)
     except FirelineError as error:
         errors.print(f"error: {error}", markup=False, highlight=False)

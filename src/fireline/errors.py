@@ -46,6 +46,17 @@ class PayloadTooLarge(InvalidInput):
     """A request or batch above the configured size limit."""
 
 
+class ConfigError(FirelineError):
+    """A configuration file that fireline cannot use; names the file and line."""
+
+    def __init__(self, source: str, line: int | None, message: str) -> None:
+        self.source = source
+        self.line = line
+        self.message = message
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {message}")
+
+
 # ---------------------------------------------------------------- state
 
 

@@ -7,9 +7,11 @@ from datetime import datetime
 from functools import cached_property
 
 from fireline.clock import Clock, WallClock
+from fireline.config import Config, find_config, load_config
 from fireline.detect.engine import DetectionEngine, TickResult
 from fireline.domain.guard import Guard
 from fireline.domain.incident import Incident
+from fireline.ingest.prepare import CallPreparer, redaction_key
 from fireline.ingest.service import IngestService
 from fireline.respond.service import IncidentService
 from fireline.settings import Settings
@@ -33,25 +35,33 @@ class Fireline:
         telemetry: TelemetryStore | None = None,
         state: StateStore | None = None,
         lateness_s: int | None = None,
+        config: Config | None = None,
     ) -> None:
         self.settings = settings or Settings()
         self.clock: Clock = clock or WallClock()
         self._telemetry = telemetry
         self._state = state
+        self._config = config
+        self._in_memory = False
         self._lateness_s = self.settings.lateness_s if lateness_s is None else lateness_s
         self._tick_lock = threading.Lock()
         self._open_lock = threading.Lock()
         self._state_ready = False
 
     @classmethod
-    def in_memory(cls, clock: Clock, *, lateness_s: int = 0) -> Fireline:
+    def in_memory(
+        cls, clock: Clock, *, lateness_s: int = 0, config: Config | None = None
+    ) -> Fireline:
         """A deployment that keeps everything in memory (drills, tests)."""
-        return cls(
+        instance = cls(
             clock=clock,
             telemetry=TelemetryStore(":memory:"),
             state=StateStore("sqlite://"),
             lateness_s=lateness_s,
+            config=config or Config(),
         )
+        instance._in_memory = True
+        return instance
 
     @property
     def telemetry(self) -> TelemetryStore:
@@ -74,8 +84,18 @@ class Fireline:
             return self._state
 
     @cached_property
+    def config(self) -> Config:
+        """The deployment's configuration file, or the defaults when there is none."""
+        if self._config is None:
+            path = find_config(self.settings.config_path, self.settings.data_dir)
+            self._config = load_config(path) if path is not None else Config()
+        return self._config
+
+    @cached_property
     def ingest(self) -> IngestService:
-        return IngestService(self.telemetry, watermark=self._watermark)
+        key = redaction_key(None if self._in_memory else self.settings.data_dir)
+        prepare = CallPreparer(self.config.ingest, key)
+        return IngestService(self.telemetry, watermark=self._watermark, prepare=prepare)
 
     def _watermark(self) -> datetime | None:
         with self.state.unit_of_work(read_only=True) as tx:

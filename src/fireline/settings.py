@@ -10,6 +10,7 @@ from fireline.store.state import sqlite_url
 
 DATA_DIR_ENV = "FIRELINE_DATA_DIR"
 STATE_URL_ENV = "FIRELINE_STATE_URL"
+CONFIG_ENV = "FIRELINE_CONFIG"
 DEFAULT_DATA_DIR = Path(".fireline")
 
 
@@ -19,15 +20,23 @@ class Settings:
 
     data_dir: Path = DEFAULT_DATA_DIR
     state_url: str | None = None
+    config_path: Path | None = None
     lateness_s: int = 30
 
     @classmethod
-    def resolve(cls, data_dir: Path | None = None, state_url: str | None = None) -> Settings:
+    def resolve(
+        cls,
+        data_dir: Path | None = None,
+        state_url: str | None = None,
+        config_path: Path | None = None,
+    ) -> Settings:
         """Flags win over environment variables, which win over defaults."""
         env_dir = os.environ.get(DATA_DIR_ENV)
+        env_config = os.environ.get(CONFIG_ENV)
         return cls(
             data_dir=data_dir or (Path(env_dir) if env_dir else DEFAULT_DATA_DIR),
             state_url=state_url or os.environ.get(STATE_URL_ENV) or None,
+            config_path=config_path or (Path(env_config) if env_config else None),
         )
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -153,3 +154,43 @@ def test_a_bad_state_url_is_one_line_not_a_traceback(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "state store" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_configuration_file_prices_and_redacts_what_is_ingested(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "fireline.yaml").write_text(
+        "ingest:\n  prices:\n    gpt-4o: {input: 2.5, output: 10}\n"
+    )
+    row = {
+        "call_id": "c1",
+        "time": T0.isoformat(),
+        "feature": "bot",
+        "model": "gpt-4o",
+        "input_tokens": 1000,
+        "output_tokens": 100,
+        "user": "jane",
+        "output_text": "sure, mail jane@example.com",
+    }
+    stored = fireline("ingest", str(write_jsonl(tmp_path / "c.jsonl", [row])), data_dir=data)
+    assert stored.returncode == 0, stored.stderr
+    check = (
+        "from fireline.store.telemetry import TelemetryStore\n"
+        f"call = TelemetryStore({str(data / 'telemetry.duckdb')!r}).get_call('c1')\n"
+        "print(round(call['cost_usd'], 6), call['user_id'][:2], call['output_text'])\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, check=False
+    )
+    assert shown.stdout.split(None, 2) == ["0.0035", "u_", "sure, mail [EMAIL]\n"]
+
+
+def test_config_check_names_the_line_of_a_bad_setting(tmp_path: Path) -> None:
+    bad = tmp_path / "fireline.yaml"
+    bad.write_text("ingest:\n  redaction:\n    pii: smudge\n")
+    result = fireline("config", "check", str(bad), data_dir=tmp_path)
+    assert result.returncode == 2
+    assert f"{bad}:3: ingest.redaction.pii" in result.stderr
+    serving = fireline("--config", str(bad), "serve", "--port", "1", data_dir=tmp_path)
+    assert serving.returncode == 2  # refused before it listens
+    assert f"{bad}:3:" in serving.stderr

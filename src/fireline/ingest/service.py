@@ -33,9 +33,11 @@ class IngestService:
         telemetry: TelemetryStore,
         *,
         watermark: Callable[[], datetime | None] = lambda: None,
+        prepare: Callable[[Call], Call] = lambda call: call,
     ) -> None:
         self._telemetry = telemetry
         self._watermark = watermark
+        self._prepare = prepare
 
     def ingest_rows(
         self,
@@ -53,6 +55,6 @@ class IngestService:
         """Store calls that are already valid domain objects (the SDK, drills)."""
         # Read before writing, so a failure here cannot follow a batch already stored.
         watermark = self._watermark()
-        new = self._telemetry.insert_new_calls(calls)
+        new = self._telemetry.insert_new_calls([self._prepare(call) for call in calls])
         late = 0 if watermark is None else sum(call.time < watermark for call in new)
         return IngestResult(accepted=len(new), duplicates=len(calls) - len(new), late=late)
