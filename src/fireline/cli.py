@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -122,28 +124,44 @@ def serve(
         uvicorn.run(api, host=host, port=port, log_level="info")
 
 
+class Kind(StrEnum):
+    """What a JSONL file holds."""
+
+    CALLS = "calls"
+    FEEDBACK = "feedback"
+    CHANGES = "changes"
+
+
 @app.command()
 def ingest(
     file: Annotated[
-        Path, typer.Argument(help="JSONL file, one call per line", exists=True, dir_okay=False)
+        Path, typer.Argument(help="JSONL file, one record per line", exists=True, dir_okay=False)
     ],
+    kind: Annotated[Kind, typer.Option(help="What the file holds")] = Kind.CALLS,
     url: Annotated[
         str | None, typer.Option(help="Send through a running server at this URL instead")
     ] = None,
     token: Annotated[str | None, typer.Option(help="API token for --url", envvar=TOKEN_ENV)] = None,
 ) -> None:
-    """Import calls from a JSONL file: every line is validated before anything is written."""
-    rows = list(read_jsonl(file))
+    """Import calls, feedback or changes from a JSONL file: every line is validated before
+    anything is written."""
+    rows = _read_with_progress(file)
     if url is None:
         with _fireline() as instance:
-            result = instance.ingest.ingest_rows(
-                rows, source=str(file), max_rows=None, row_label="line"
-            )
-        _report_ingest(file, result.accepted, result.duplicates, result.late)
+            store = {
+                Kind.CALLS: instance.ingest.ingest_rows,
+                Kind.FEEDBACK: instance.ingest.ingest_feedback_rows,
+                Kind.CHANGES: instance.ingest.ingest_change_rows,
+            }[kind]
+            with errors.status(f"storing {len(rows)} {kind.value}"):
+                result = store(rows, source=str(file), max_rows=None, row_label="line")
+        _report_ingest(file, kind, result.accepted, result.duplicates, result.late)
         return
+    from fireline.ingest.records import parse_changes, parse_feedback
     from fireline.ingest.schema import parse_calls
 
-    parse_calls(rows, source=str(file), max_rows=None, row_label="line")  # refuse early
+    parse = {Kind.CALLS: parse_calls, Kind.FEEDBACK: parse_feedback, Kind.CHANGES: parse_changes}
+    parse[kind](rows, source=str(file), max_rows=None, row_label="line")  # refuse early
     accepted = duplicates = late = 0
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with (
@@ -152,11 +170,12 @@ def ingest(
     ):
         task = progress.add_task(f"sending {file.name}", total=len(rows))
         for batch in _upload_batches(rows):
-            response = client.post("/v1/calls", json={"calls": [row for _, row in batch]})
+            body = {kind.value: [row for _, row in batch]}
+            response = client.post(f"/v1/{kind.value}", json=body)
             if response.status_code != 200:
                 raise FirelineError(
                     f"server answered {response.status_code} for lines {batch[0][0]}-"
-                    f"{batch[-1][0]} of {file} (none of them stored; {accepted} earlier calls "
+                    f"{batch[-1][0]} of {file} (none of them stored; {accepted} earlier records "
                     f"were): {_detail(response)}"
                 )
             answer = response.json()
@@ -164,7 +183,14 @@ def ingest(
             duplicates += answer["duplicates"]
             late += answer["late"]
             progress.advance(task, len(batch))
-    _report_ingest(file, accepted, duplicates, late)
+    _report_ingest(file, kind, accepted, duplicates, late)
+
+
+def _read_with_progress(file: Path) -> list[tuple[int, Any]]:
+    size = file.stat().st_size
+    with Progress(console=errors, transient=True) as progress:
+        task = progress.add_task(f"reading {file.name}", total=size)
+        return list(read_jsonl(file, on_bytes=lambda n: progress.advance(task, n)))
 
 
 def _upload_batches(rows: list[tuple[int, Any]]) -> Iterator[list[tuple[int, Any]]]:
@@ -181,8 +207,8 @@ def _upload_batches(rows: list[tuple[int, Any]]) -> Iterator[list[tuple[int, Any
         yield batch
 
 
-def _report_ingest(file: Path, accepted: int, duplicates: int, late: int) -> None:
-    console.print(f"{file}: {accepted} calls stored, {duplicates} already stored")
+def _report_ingest(file: Path, kind: Kind, accepted: int, duplicates: int, late: int) -> None:
+    console.print(f"{file}: {accepted} {kind.value} stored, {duplicates} already stored")
     if late:
         errors.print(
             f"warning: {late} calls are older than what detection has already evaluated; "
@@ -376,6 +402,33 @@ def config_check(
     loaded = load_config(chosen)
     console.print(f"{chosen}: valid")
     sys.stdout.write(yaml.safe_dump(loaded.model_dump(), sort_keys=False))
+
+
+@app.command()
+def changes(
+    feature: Annotated[
+        str | None, typer.Option(help="Only this feature's and global changes")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many, newest first")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List recorded changes (deploys), newest first."""
+    with _fireline() as instance, instance.state.unit_of_work(read_only=True) as tx:
+        found = tx.list_changes(feature=feature, limit=limit)
+    if as_json:
+        _print_json([dataclasses.asdict(change) for change in found])
+        return
+    table = Table("time", "kind", "feature", "version", "previous", "author")
+    for c in found:
+        table.add_row(
+            f"{c.time:%Y-%m-%d %H:%M:%S}",
+            c.kind.value,
+            c.feature or "(all)",
+            c.version,
+            c.previous_version or "",
+            c.author or "",
+        )
+    console.print(table)
 
 
 @app.command()

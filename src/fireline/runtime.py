@@ -95,7 +95,13 @@ class Fireline:
     def ingest(self) -> IngestService:
         key = redaction_key(None if self._in_memory else self.settings.data_dir)
         prepare = CallPreparer(self.config.ingest, key)
-        return IngestService(self.telemetry, watermark=self._watermark, prepare=prepare)
+        return IngestService(
+            self.telemetry,
+            watermark=self._watermark,
+            prepare=prepare,
+            redact_text=prepare.redact_text,
+            state=self.state,
+        )
 
     def _watermark(self) -> datetime | None:
         with self.state.unit_of_work(read_only=True) as tx:

@@ -51,12 +51,12 @@ def test_migrations_create_exactly_the_tables_the_code_uses(state_store: StateSt
     with state_store.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
-    assert state_store.current_revision() == "0002"
+    assert state_store.current_revision() == "0003"
 
 
 def test_upgrading_twice_changes_nothing(state_store: StateStore) -> None:
     state_store.upgrade()
-    assert state_store.current_revision() == "0002"
+    assert state_store.current_revision() == "0003"
 
 
 def test_an_incident_round_trips_with_its_lifecycle_times(state_store: StateStore) -> None:
@@ -231,3 +231,23 @@ def test_a_token_name_can_be_used_once_and_revoked_once(state_store: StateStore)
         assert not revoked.active
     with pytest.raises(NotFound, match="no active token"), state_store.unit_of_work() as tx:
         tx.revoke_token("ci", now=T0)
+
+
+def test_changes_are_stored_once_and_listed_newest_first_with_global_ones(
+    state_store: StateStore,
+) -> None:
+    from fireline.domain.telemetry import Change, ChangeKind
+
+    prompt = Change("d1", T0, ChangeKind.PROMPT, "v2", feature="bot", previous_version="v1")
+    model = Change("d2", T0 + timedelta(hours=1), ChangeKind.MODEL, "m-2026")
+    other = Change("d3", T0 + timedelta(hours=2), ChangeKind.INDEX, "idx-9", feature="search")
+    with state_store.unit_of_work() as tx:
+        assert len(tx.add_changes([prompt, model])) == 2
+    with state_store.unit_of_work() as tx:
+        assert tx.add_changes([prompt, other]) == [other]
+    with state_store.unit_of_work() as tx:
+        assert [c.change_id for c in tx.list_changes()] == ["d3", "d2", "d1"]
+        assert [c.change_id for c in tx.list_changes(feature="bot")] == ["d2", "d1"]
+        assert tx.list_changes(since=T0 + timedelta(minutes=30), until=T0 + timedelta(hours=2)) == [
+            model
+        ]

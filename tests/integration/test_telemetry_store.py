@@ -184,3 +184,16 @@ def test_a_version_1_store_is_upgraded_in_place_keeping_its_calls(tmp_path: Path
     reopened = TelemetryStore(path)
     assert reopened.schema_version == 2
     reopened.close()
+
+
+def test_feedback_is_stored_once_and_read_back_by_call(telemetry: TelemetryStore) -> None:
+    from fireline.domain.telemetry import Feedback, FeedbackKind
+
+    down = Feedback("f1", "c1", T0, FeedbackKind.THUMBS_DOWN, feature="bot")
+    edit = Feedback("f2", "c1", T0 + timedelta(seconds=5), FeedbackKind.EDIT, value=0.4)
+    assert {f.feedback_id for f in telemetry.insert_new_feedback([down, edit])} == {"f1", "f2"}
+    assert telemetry.insert_new_feedback([down]) == []
+    stored = telemetry.feedback_for("c1")
+    assert [f["kind"] for f in stored] == ["thumbs_down", "edit"]
+    assert stored[1]["value"] == 0.4
+    assert stored[0]["time"] == T0

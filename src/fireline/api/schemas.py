@@ -11,6 +11,7 @@ from fireline.domain.alert import Alert
 from fireline.domain.guard import Guard
 from fireline.domain.incident import Incident, TimelineEntry
 from fireline.domain.severity import response_due
+from fireline.domain.telemetry import Change
 
 
 class GuardOut(BaseModel):
@@ -152,3 +153,27 @@ class ProblemOut(BaseModel):
 class ErrorOut(BaseModel):
     detail: str
     problems: list[ProblemOut] = []
+
+
+class ChangeOut(BaseModel):
+    id: str
+    time: datetime
+    kind: str
+    version: str
+    feature: str | None
+    previous_version: str | None
+    author: str | None
+    description: str | None
+
+    @classmethod
+    def of(cls, change: Change) -> ChangeOut:
+        return cls(
+            id=change.change_id,
+            time=change.time,
+            kind=change.kind.value,
+            version=change.version,
+            feature=change.feature,
+            previous_version=change.previous_version,
+            author=change.author,
+            description=change.description,
+        )

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from fireline.domain.incident import IncidentType
+from fireline.domain.severity import Severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,9 @@ class Alert:
     alert_id: int | None = None
     incident_id: int | None = None
     resolved_at: datetime | None = None
+    #: Set by sources that grade their own alerts (Alertmanager's severity label); None lets
+    #: the policy grade the alert from its signal.
+    severity: Severity | None = None
 
     @property
     def at(self) -> datetime:

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from fireline.errors import InvalidInput, Problem
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    """Yield `(line_number, object)` for each non-blank line; raise InvalidInput on bad JSON."""
+def read_jsonl(
+    path: Path, *, on_bytes: Callable[[int], None] = lambda _: None
+) -> Iterator[tuple[int, Any]]:
+    """Yield `(line_number, object)` for each non-blank line; raise InvalidInput on bad JSON.
+
+    `on_bytes` hears how many bytes each line took (progress bars).
+    """
     with path.open("rb") as handle:
         for number, line in enumerate(handle, start=1):
+            on_bytes(len(line))
             if not line.strip():
                 continue
             try:

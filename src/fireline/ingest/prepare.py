@@ -70,6 +70,10 @@ class CallPreparer:
         digest = hmac.new(self._key, user.encode(), hashlib.sha256).hexdigest()
         return "u_" + digest[:32]
 
+    def redact_text(self, text: str) -> str | None:
+        """Free text (a feedback comment) redacted as configured."""
+        return text if self._redaction.pii == "keep" else self._redact(text)
+
     def _redact(self, text: str) -> str | None:
         if self._redaction.pii == "drop":
             return None if find_pii(text) else text

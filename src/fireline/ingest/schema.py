@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
-    field_validator,
 )
 
 from fireline.clock import as_utc
 from fireline.domain.telemetry import AttributeValue, Call, CallStatus
 from fireline.errors import InvalidInput, PayloadTooLarge, Problem
+
+T = TypeVar("T")
 
 #: Most calls accepted in one batch; bigger uploads must be split.
 MAX_BATCH_ROWS = 10_000
@@ -27,6 +29,16 @@ MAX_BATCH_ROWS = 10_000
 MAX_TEXT_CHARS = 200_000
 _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2999, 12, 31, tzinfo=UTC)
+
+
+def _plausible_time(value: datetime) -> datetime:
+    if not _EARLIEST <= value.replace(tzinfo=value.tzinfo or UTC) <= _LATEST:
+        raise ValueError("must be between 1970 and 2999")
+    return as_utc(value)
+
+
+#: An ISO 8601 time or Unix seconds, returned as aware UTC; naive times are taken as UTC.
+EventTime = Annotated[datetime, AfterValidator(_plausible_time)]
 
 #: Most problems reported for one rejected batch; the first ones are usually enough.
 MAX_PROBLEMS = 20
@@ -50,7 +62,7 @@ class CallIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     call_id: Name | None = None
-    time: datetime
+    time: EventTime
     feature: FeatureName
     status: Literal["ok", "error"] | None = None
     error_type: Name | None = None
@@ -85,13 +97,6 @@ class CallIn(BaseModel):
         default_factory=list
     )
     eval_scores: Annotated[dict[Name, Score], Field(max_length=32)] = Field(default_factory=dict)
-
-    @field_validator("time")
-    @classmethod
-    def _plausible_time(cls, value: datetime) -> datetime:
-        if not _EARLIEST <= value.replace(tzinfo=value.tzinfo or UTC) <= _LATEST:
-            raise ValueError("must be between 1970 and 2999")
-        return as_utc(value)
 
     def to_call(self, raw: Any, position: int = 0) -> Call:
         status = self.status or ("error" if self.error_type else "ok")
@@ -135,8 +140,13 @@ def derived_call_id(raw: Any, position: int) -> str:
     Resending the same batch or file stores nothing twice, and two identical calls in one
     batch stay two calls. Only `call_id` makes a call unique across different batches.
     """
+    return derived_id("c_", raw, position)
+
+
+def derived_id(prefix: str, raw: Any, position: int) -> str:
+    """A stable id for a record sent without one (see `derived_call_id`)."""
     canonical = json.dumps([position, raw], sort_keys=True, separators=(",", ":"), default=str)
-    return "c_" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    return prefix + hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
 
 def parse_calls(
@@ -152,34 +162,48 @@ def parse_calls(
     `max_rows=None` lifts the batch limit (bulk imports from a file); `row_label` is how
     messages name a row ("line" for files).
     """
-    calls: list[Call] = []
+    return parse_rows(
+        rows,
+        lambda raw, number: CallIn.model_validate(raw).to_call(raw, number),
+        what="calls",
+        source=source,
+        max_rows=max_rows,
+        row_label=row_label,
+    )
+
+
+def parse_rows(
+    rows: Iterable[tuple[int, Any]],
+    convert: Callable[[dict[str, Any], int], T],
+    *,
+    what: str,
+    source: str | None = None,
+    max_rows: int | None = MAX_BATCH_ROWS,
+    row_label: str = "row",
+) -> list[T]:
+    """Validate numbered raw rows with `convert`; all of them, or InvalidInput naming each
+    bad row and field."""
+    converted: list[T] = []
     problems: list[Problem] = []
     seen = 0
     for number, raw in rows:
         seen += 1
         if max_rows is not None and seen > max_rows:
-            raise PayloadTooLarge(
-                [
-                    Problem(
-                        number, None, f"batch has more than {max_rows} calls; split it", row_label
-                    )
-                ],
-                source,
-            )
+            message = f"batch has more than {max_rows} {what}; split it"
+            raise PayloadTooLarge([Problem(number, None, message, row_label)], source)
         if not isinstance(raw, dict):
-            problems.append(
-                Problem(number, None, f"expected a JSON object, got {_kind(raw)}", row_label)
-            )
+            message = f"expected a JSON object, got {_kind(raw)}"
+            problems.append(Problem(number, None, message, row_label))
             continue
         try:
-            calls.append(CallIn.model_validate(raw).to_call(raw, number))
+            converted.append(convert(raw, number))
         except ValidationError as error:
             problems.extend(_problems(number, error, row_label))
         if len(problems) >= MAX_PROBLEMS:
             break
     if problems:
         raise InvalidInput(problems, source)
-    return calls
+    return converted
 
 
 def _problems(row: int, error: ValidationError, row_label: str) -> list[Problem]:

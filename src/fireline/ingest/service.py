@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from fireline.domain.telemetry import Call
+from fireline.ingest.records import parse_changes, parse_feedback
 from fireline.ingest.schema import MAX_BATCH_ROWS, parse_calls
+from fireline.store.state import StateStore
 from fireline.store.telemetry import TelemetryStore
 
 
@@ -34,10 +36,14 @@ class IngestService:
         *,
         watermark: Callable[[], datetime | None] = lambda: None,
         prepare: Callable[[Call], Call] = lambda call: call,
+        redact_text: Callable[[str], str | None] = lambda text: text,
+        state: StateStore | None = None,
     ) -> None:
         self._telemetry = telemetry
         self._watermark = watermark
         self._prepare = prepare
+        self._redact_text = redact_text
+        self._state = state
 
     def ingest_rows(
         self,
@@ -58,3 +64,36 @@ class IngestService:
         new = self._telemetry.insert_new_calls([self._prepare(call) for call in calls])
         late = 0 if watermark is None else sum(call.time < watermark for call in new)
         return IngestResult(accepted=len(new), duplicates=len(calls) - len(new), late=late)
+
+    def ingest_feedback_rows(
+        self,
+        rows: Iterable[tuple[int, Any]],
+        *,
+        source: str | None = None,
+        max_rows: int | None = MAX_BATCH_ROWS,
+        row_label: str = "row",
+    ) -> IngestResult:
+        """Store every feedback row or, if any is invalid, none."""
+        items = parse_feedback(rows, source=source, max_rows=max_rows, row_label=row_label)
+        ready = [
+            replace(item, comment=self._redact_text(item.comment)) if item.comment else item
+            for item in items
+        ]
+        new = self._telemetry.insert_new_feedback(ready)
+        return IngestResult(accepted=len(new), duplicates=len(items) - len(new))
+
+    def ingest_change_rows(
+        self,
+        rows: Iterable[tuple[int, Any]],
+        *,
+        source: str | None = None,
+        max_rows: int | None = MAX_BATCH_ROWS,
+        row_label: str = "row",
+    ) -> IngestResult:
+        """Store every change row or, if any is invalid, none."""
+        if self._state is None:
+            raise RuntimeError("changes need the state store")
+        items = parse_changes(rows, source=source, max_rows=max_rows, row_label=row_label)
+        with self._state.unit_of_work() as tx:
+            new = tx.add_changes(items)
+        return IngestResult(accepted=len(new), duplicates=len(items) - len(new))

@@ -10,7 +10,7 @@ from fireline.domain.alert import Alert, Level, Recovery
 from fireline.domain.guard import ContainmentLevel, Guard
 from fireline.domain.incident import Incident, IncidentState, TimelineEntry, can_transition
 from fireline.domain.policy import classify, containment_for
-from fireline.domain.severity import response_due
+from fireline.domain.severity import Severity, response_due
 from fireline.errors import IllegalTransition
 from fireline.store.state import StateTx
 
@@ -50,9 +50,12 @@ class IncidentService:
             self._log(
                 tx, existing.incident_id, actor, "alert", _describe(alert), dict(alert.evidence)
             )
-            return self._grade(tx, existing, _current_level(alert))
+            return self._grade(tx, existing, _current_level(alert), alert.severity)
 
-        severity, why = classify(alert.incident_type, _current_level(alert))
+        if alert.severity is not None:
+            severity, why = alert.severity, f"graded {alert.severity} by its source"
+        else:
+            severity, why = classify(alert.incident_type, _current_level(alert))
         incident = tx.add_incident(
             Incident.detected(
                 feature=alert.feature,
@@ -150,12 +153,16 @@ class IncidentService:
         self._log(tx, incident_id, actor, "resolved", reason)
         return incident
 
-    def _grade(self, tx: StateTx, incident: Incident, value: float) -> Incident:
-        """Raise the incident's severity when `value` calls for worse, and contain accordingly.
-
-        Severity never drops by itself: a person lowers it, on the record.
+    def _grade(
+        self, tx: StateTx, incident: Incident, value: float, given: Severity | None = None
+    ) -> Incident:
+        """Raise the incident's severity when `value` (or a source's own grade) calls for
+        worse, and contain accordingly. Severity never drops by itself: a person lowers it.
         """
-        severity, why = classify(incident.type, value)
+        if given is not None:
+            severity, why = given, f"an alert graded {given} by its source joined"
+        else:
+            severity, why = classify(incident.type, value)
         if severity.rank >= incident.severity.rank:
             return incident
         assert incident.incident_id is not None

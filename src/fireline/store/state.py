@@ -24,8 +24,17 @@ from fireline.domain.alert import Alert
 from fireline.domain.guard import ContainmentLevel, Guard
 from fireline.domain.incident import Incident, IncidentState, IncidentType, TimelineEntry
 from fireline.domain.severity import Severity
+from fireline.domain.telemetry import Change, ChangeKind
 from fireline.errors import InvalidInput, NotFound, Problem, StoreUnavailable
-from fireline.store.tables import alerts, api_tokens, engine_state, guards, incidents, timeline
+from fireline.store.tables import (
+    alerts,
+    api_tokens,
+    changes,
+    engine_state,
+    guards,
+    incidents,
+    timeline,
+)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _CLOSED = (IncidentState.RESOLVED.value, IncidentState.REVIEWED.value)
@@ -286,6 +295,70 @@ class StateTx:
         )
         if updated.rowcount == 0:
             self._db.execute(guards.insert().values(feature=guard.feature, **values))
+
+    # ------------------------------------------------------------ changes
+
+    def add_changes(self, items: list[Change]) -> list[Change]:
+        """Store the changes not stored yet (by id); return those that were new."""
+        if not items:
+            return []
+        ids = [item.change_id for item in items]
+        known = set(
+            self._db.execute(sa.select(changes.c.id).where(changes.c.id.in_(ids))).scalars()
+        )
+        new = list(
+            {
+                item.change_id: item for item in reversed(items) if item.change_id not in known
+            }.values()
+        )
+        if new:
+            self._db.execute(
+                changes.insert(),
+                [
+                    {
+                        "id": c.change_id,
+                        "time": c.time,
+                        "kind": c.kind.value,
+                        "version": c.version,
+                        "feature": c.feature,
+                        "previous_version": c.previous_version,
+                        "author": c.author,
+                        "description": c.description,
+                    }
+                    for c in new
+                ],
+            )
+        return new
+
+    def list_changes(
+        self,
+        *,
+        feature: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+    ) -> list[Change]:
+        """Changes newest first; with `feature`, that feature's and the global ones."""
+        query = sa.select(changes).order_by(changes.c.time.desc(), changes.c.id).limit(limit)
+        if feature is not None:
+            query = query.where(sa.or_(changes.c.feature == feature, changes.c.feature.is_(None)))
+        if since is not None:
+            query = query.where(changes.c.time >= since)
+        if until is not None:
+            query = query.where(changes.c.time < until)
+        return [
+            Change(
+                change_id=row["id"],
+                time=row["time"],
+                kind=ChangeKind(row["kind"]),
+                version=row["version"],
+                feature=row["feature"],
+                previous_version=row["previous_version"],
+                author=row["author"],
+                description=row["description"],
+            )
+            for row in self._db.execute(query).mappings()
+        ]
 
     # ------------------------------------------------------------ API tokens
 

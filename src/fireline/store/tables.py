@@ -122,3 +122,17 @@ api_tokens = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("revoked_at", UTCDateTime()),
 )
+
+# What was deployed when: investigation correlates incidents with these, rollback reads them.
+changes = sa.Table(
+    "changes",
+    metadata,
+    sa.Column("id", sa.String(200), primary_key=True),
+    sa.Column("time", UTCDateTime(), nullable=False, index=True),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("version", sa.String(200), nullable=False),
+    sa.Column("feature", sa.String(128), index=True),
+    sa.Column("previous_version", sa.String(200)),
+    sa.Column("author", sa.String(200)),
+    sa.Column("description", sa.Text),
+)

@@ -13,7 +13,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from fireline.domain.telemetry import Call
+from fireline.domain.telemetry import Call, Feedback
 from fireline.errors import StoreUnavailable
 
 # Times are stored as naive UTC TIMESTAMPs: TIMESTAMPTZ arithmetic needs DuckDB's ICU
@@ -70,6 +70,18 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {
 }
 SCHEMA_VERSION = max(_MIGRATIONS)
 
+_FEEDBACK_COLUMNS: tuple[tuple[str, str, Any], ...] = (
+    ("feedback_id", "VARCHAR PRIMARY KEY", pa.string()),
+    ("time", "TIMESTAMP NOT NULL", pa.timestamp("us")),
+    ("call_id", "VARCHAR NOT NULL", pa.string()),
+    ("kind", "VARCHAR NOT NULL", pa.string()),
+    ("feature", "VARCHAR", pa.string()),
+    ("value", "DOUBLE", pa.float64()),
+    ("comment", "VARCHAR", pa.string()),
+)
+_FEEDBACK_SCHEMA = pa.schema([(name, arrow_type) for name, _, arrow_type in _FEEDBACK_COLUMNS])
+_FEEDBACK_LIST = ", ".join(name for name, _, _ in _FEEDBACK_COLUMNS)
+
 
 @dataclass(frozen=True, slots=True)
 class ErrorBucket:
@@ -107,6 +119,8 @@ class TelemetryStore:
             self._db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER)")
             row = self._db.execute("SELECT max(version) FROM schema_version").fetchone()
             version = row[0] if row and row[0] is not None else None
+            feedback = ", ".join(f"{name} {sql_type}" for name, sql_type, _ in _FEEDBACK_COLUMNS)
+            self._db.execute(f"CREATE TABLE IF NOT EXISTS feedback ({feedback})")
             if version is None:
                 columns = ",\n  ".join(f"{name} {sql_type}" for name, sql_type, _ in _CALL_COLUMNS)
                 self._db.execute(f"CREATE TABLE calls (\n  {columns}\n)")
@@ -146,6 +160,44 @@ class TelemetryStore:
                 "ON CONFLICT DO NOTHING RETURNING call_id"
             ).fetchall()
         return [unique[str(call_id)] for (call_id,) in rows]
+
+    def insert_new_feedback(self, feedback: Sequence[Feedback]) -> list[Feedback]:
+        """Store the feedback not stored yet (by feedback_id), atomically; return the new."""
+        unique = {item.feedback_id: item for item in reversed(feedback)}
+        if not unique:
+            return []
+        batch = pa.table(  # noqa: F841 - read by name in the SQL below
+            {
+                "feedback_id": [f.feedback_id for f in unique.values()],
+                "time": [_naive(f.time) for f in unique.values()],
+                "call_id": [f.call_id for f in unique.values()],
+                "kind": [f.kind.value for f in unique.values()],
+                "feature": [f.feature for f in unique.values()],
+                "value": [f.value for f in unique.values()],
+                "comment": [f.comment for f in unique.values()],
+            },
+            schema=_FEEDBACK_SCHEMA,
+        )
+        with self._lock:
+            rows = self._db.execute(
+                f"INSERT INTO feedback ({_FEEDBACK_LIST}) SELECT {_FEEDBACK_LIST} FROM batch "  # noqa: S608 - constant column names
+                "ON CONFLICT DO NOTHING RETURNING feedback_id"
+            ).fetchall()
+        return [unique[str(feedback_id)] for (feedback_id,) in rows]
+
+    def feedback_for(self, call_id: str) -> list[dict[str, Any]]:
+        """The feedback given on one call, oldest first."""
+        with self._lock:
+            cursor = self._db.execute(
+                f"SELECT {_FEEDBACK_LIST} FROM feedback WHERE call_id = ? ORDER BY time",  # noqa: S608 - constant columns
+                [call_id],
+            )
+            names = [column[0] for column in cursor.description or []]
+            rows = cursor.fetchall()
+        found = [dict(zip(names, row, strict=True)) for row in rows]
+        for item in found:
+            item["time"] = item["time"].replace(tzinfo=UTC)
+        return found
 
     def _count(self) -> int:
         row = self._db.execute("SELECT count(*) FROM calls").fetchone()

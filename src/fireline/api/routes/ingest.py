@@ -27,16 +27,44 @@ router = APIRouter(tags=["ingest"])
 )
 async def ingest_calls(request: Request, instance: FirelineDep) -> IngestOut:
     """Store a batch of calls: `{"calls": [...]}`. All or nothing; resending is harmless."""
-    payload = await read_json(request)
-    rows = payload.get("calls") if isinstance(payload, dict) else None
-    if not isinstance(rows, list):
-        raise InvalidInput(
-            [Problem(None, "calls", "body must be a JSON object with a 'calls' array")]
-        )
-    result = await run_in_threadpool(
-        instance.ingest.ingest_rows, enumerate(rows, start=1), source="calls"
-    )
+    rows = await _batch(request, "calls")
+    result = await run_in_threadpool(instance.ingest.ingest_rows, rows, source="calls")
     return IngestOut(accepted=result.accepted, duplicates=result.duplicates, late=result.late)
+
+
+@router.post(
+    "/v1/feedback",
+    dependencies=[require(Permission.INGEST)],
+    response_model=IngestOut,
+    responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+)
+async def ingest_feedback(request: Request, instance: FirelineDep) -> IngestOut:
+    """Store a batch of user feedback on calls: `{"feedback": [...]}`. All or nothing."""
+    rows = await _batch(request, "feedback")
+    result = await run_in_threadpool(instance.ingest.ingest_feedback_rows, rows, source="feedback")
+    return IngestOut(accepted=result.accepted, duplicates=result.duplicates, late=0)
+
+
+@router.post(
+    "/v1/changes",
+    dependencies=[require(Permission.INGEST)],
+    response_model=IngestOut,
+    responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
+)
+async def ingest_changes(request: Request, instance: FirelineDep) -> IngestOut:
+    """Record deploys and upstream changes: `{"changes": [...]}`. All or nothing."""
+    rows = await _batch(request, "changes")
+    result = await run_in_threadpool(instance.ingest.ingest_change_rows, rows, source="changes")
+    return IngestOut(accepted=result.accepted, duplicates=result.duplicates, late=0)
+
+
+async def _batch(request: Request, key: str) -> list[tuple[int, Any]]:
+    payload = await read_json(request)
+    rows = payload.get(key) if isinstance(payload, dict) else None
+    if not isinstance(rows, list):
+        message = f"body must be a JSON object with a '{key}' array"
+        raise InvalidInput([Problem(None, key, message)])
+    return list(enumerate(rows, start=1))
 
 
 async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
