@@ -194,3 +194,38 @@ def test_config_check_names_the_line_of_a_bad_setting(tmp_path: Path) -> None:
     serving = fireline("--config", str(bad), "serve", "--port", "1", data_dir=tmp_path)
     assert serving.returncode == 2  # refused before it listens
     assert f"{bad}:3:" in serving.stderr
+
+
+def test_changes_and_feedback_are_imported_by_kind_and_changes_listed(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    changes = write_jsonl(
+        tmp_path / "changes.jsonl",
+        [
+            {
+                "time": T0.isoformat(),
+                "kind": "prompt",
+                "version": "v8",
+                "previous_version": "v7",
+                "feature": "support-bot",
+                "author": "ana",
+            },
+            {"time": (T0 + timedelta(hours=1)).isoformat(), "kind": "model", "version": "m-2"},
+        ],
+    )
+    stored = fireline("ingest", str(changes), "--kind", "changes", data_dir=data)
+    assert stored.returncode == 0, stored.stderr
+    assert "2 changes stored, 0 already stored" in stored.stdout
+    listed = json.loads(fireline("changes", "--json", data_dir=data).stdout)
+    assert [c["version"] for c in listed] == ["m-2", "v8"]
+    assert listed[1]["previous_version"] == "v7"
+
+    feedback = write_jsonl(
+        tmp_path / "feedback.jsonl",
+        [
+            {"call_id": "c1", "time": T0.isoformat(), "kind": "thumbs_down"},
+            {"call_id": "c1", "time": T0.isoformat(), "kind": "smiley"},
+        ],
+    )
+    refused = fireline("ingest", str(feedback), "--kind", "feedback", data_dir=data)
+    assert refused.returncode == 2
+    assert "line 2, field 'kind'" in refused.stderr
