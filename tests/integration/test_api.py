@@ -326,3 +326,53 @@ def test_a_resolve_body_with_an_actor_is_refused_as_the_caller_is_the_token(
         "/api/incidents/1/resolve", json={"actor": "policy:default", "reason": "spoof"}
     )
     assert response.status_code == 422
+
+
+def test_feedback_and_changes_are_stored_and_changes_listed(
+    client: httpx.Client, deployment: tuple[Fireline, SimulatedClock]
+) -> None:
+    feedback = {
+        "feedback": [
+            {
+                "call_id": "c1",
+                "time": T0.isoformat(),
+                "kind": "thumbs_down",
+                "comment": "mail me at jane@example.com",
+            }
+        ]
+    }
+    assert client.post("/v1/feedback", json=feedback).json() == {
+        "accepted": 1,
+        "duplicates": 0,
+        "late": 0,
+    }
+    assert client.post("/v1/feedback", json=feedback).json()["duplicates"] == 1
+    [stored] = deployment[0].telemetry.feedback_for("c1")
+    assert stored["comment"] == "mail me at [EMAIL]"
+
+    changes = {
+        "changes": [
+            {
+                "time": T0.isoformat(),
+                "kind": "prompt",
+                "version": "v8",
+                "feature": "support-bot",
+                "previous_version": "v7",
+            },
+            {
+                "time": (T0 + timedelta(minutes=5)).isoformat(),
+                "kind": "index",
+                "version": "i-2",
+                "feature": "search",
+            },
+        ]
+    }
+    assert client.post("/v1/changes", json=changes).json()["accepted"] == 2
+    listed = client.get("/api/changes", params={"feature": "support-bot"}).json()
+    assert [c["version"] for c in listed] == ["v8"]
+    assert listed[0]["previous_version"] == "v7"
+    bad = client.post(
+        "/v1/changes", json={"changes": [{"time": T0.isoformat(), "kind": "x", "version": "1"}]}
+    )
+    assert bad.status_code == 422
+    assert bad.json()["problems"][0]["field"] == "kind"

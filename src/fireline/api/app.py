@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 import fireline
-from fireline.api.routes import guards, incidents, ingest
+from fireline.api.routes import changes, guards, incidents, ingest, otlp
 from fireline.api.routes.ingest import MAX_BODY_BYTES
 from fireline.api.schemas import ErrorOut, ProblemOut
 from fireline.errors import (
@@ -82,7 +82,8 @@ def create_app(
     api.state.fireline = app
     api.state.require_tokens = require_tokens
     api.add_exception_handler(FirelineError, _fireline_error)  # type: ignore[arg-type]
-    for router in (ingest.router, incidents.router, guards.router):
+    api.state.otlp_keep_non_genai = app.config.ingest.otlp.keep_non_genai
+    for router in (ingest.router, otlp.router, incidents.router, guards.router, changes.router):
         api.include_router(router)
 
     @api.get("/healthz", tags=["meta"])
