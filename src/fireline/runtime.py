@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
 
@@ -15,7 +17,7 @@ from fireline.ingest.prepare import CallPreparer, redaction_key
 from fireline.ingest.service import IngestService
 from fireline.respond.service import IncidentService
 from fireline.settings import Settings
-from fireline.store.state import StateStore
+from fireline.store.state import StateStore, StateTx
 from fireline.store.telemetry import TelemetryStore
 
 
@@ -121,6 +123,13 @@ class Fireline:
             result = self.engine.tick(self.clock.now(), tx)
             self.incidents.handle(tx, result)
         return result
+
+    @contextmanager
+    def responding(self) -> Iterator[StateTx]:
+        """One state transaction that no tick or resolve interleaves with: for alert sources
+        outside the detection engine (Alertmanager) to act on incidents."""
+        with self._tick_lock, self.state.unit_of_work() as tx:
+            yield tx
 
     def guard(self, feature: str) -> Guard:
         with self.state.unit_of_work(read_only=True) as tx:

@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 import fireline
-from fireline.api.routes import changes, guards, incidents, ingest, otlp
+from fireline.api.routes import alertmanager, changes, guards, incidents, ingest, otlp
 from fireline.api.routes.ingest import MAX_BODY_BYTES
 from fireline.api.schemas import ErrorOut, ProblemOut
 from fireline.errors import (
@@ -83,8 +83,9 @@ def create_app(
     api.state.require_tokens = require_tokens
     api.add_exception_handler(FirelineError, _fireline_error)  # type: ignore[arg-type]
     api.state.otlp_keep_non_genai = app.config.ingest.otlp.keep_non_genai
-    for router in (ingest.router, otlp.router, incidents.router, guards.router, changes.router):
-        api.include_router(router)
+    routers = (ingest, otlp, alertmanager, incidents, guards, changes)
+    for module in routers:
+        api.include_router(module.router)
 
     @api.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:

@@ -33,6 +33,9 @@ class Alert:
     #: Set by sources that grade their own alerts (Alertmanager's severity label); None lets
     #: the policy grade the alert from its signal.
     severity: Severity | None = None
+    #: One line saying what fired, for sources whose alerts are not statistics; None lets
+    #: the incident's record describe the signal, baseline and test.
+    summary: str | None = None
 
     @property
     def at(self) -> datetime:
@@ -47,6 +50,7 @@ class Recovery:
     feature: str
     at: datetime
     evidence: Mapping[str, Any] = field(default_factory=dict)
+    summary: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

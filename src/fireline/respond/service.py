@@ -61,7 +61,8 @@ class IncidentService:
                 feature=alert.feature,
                 type=alert.incident_type,
                 severity=severity,
-                title=f"{alert.signal.replace('_', ' ')} of {alert.feature} at "
+                title=alert.summary
+                or f"{alert.signal.replace('_', ' ')} of {alert.feature} at "
                 f"{_current_level(alert):.1%} (baseline {alert.baseline_value:.1%})",
                 at=now,
             ),
@@ -102,7 +103,7 @@ class IncidentService:
         tx.resolve_alert(alert.alert_id, recovery.at)
         incident = tx.get_incident(alert.incident_id, for_update=True)
         evidence = recovery.evidence
-        message = (
+        message = recovery.summary or (
             f"{alert.signal.replace('_', ' ')} back to baseline: "
             f"{float(evidence.get('error_rate', 0.0)):.1%} of {evidence.get('calls')} calls "
             f"over the last {int(evidence.get('recovery_seconds', 0)) // 60} min"
@@ -236,6 +237,8 @@ def _current_level(alert: Alert) -> float:
 
 
 def _describe(alert: Alert) -> str:
+    if alert.summary is not None:
+        return alert.summary
     evidence = alert.evidence
     return (
         f"{alert.signal.replace('_', ' ')} of {alert.feature} {alert.current_value:.1%} over the "
