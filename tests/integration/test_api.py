@@ -376,3 +376,9 @@ def test_feedback_and_changes_are_stored_and_changes_listed(
     )
     assert bad.status_code == 422
     assert bad.json()["problems"][0]["field"] == "kind"
+
+
+def test_a_feature_name_with_a_slash_reads_its_own_guard(client: httpx.Client) -> None:
+    response = client.get("/api/guards/team/support-bot")
+    assert response.status_code == 200
+    assert response.json()["feature"] == "team/support-bot"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -20,9 +21,13 @@ class RateLimitedLog:
         self._every = every
         self._last: dict[str, float] = {}
         self._suppressed: dict[str, int] = {}
+        self.after_fork()
+
+    def after_fork(self) -> None:
+        """A fresh lock (in a forked child the parent's may be held forever)."""
         self._lock = threading.Lock()
 
-    def warning(self, kind: str, message: str, *args: object) -> None:
+    def warning(self, kind: str, message: str, *args: object, exc_info: bool = False) -> None:
         """Log `message % args` unless `kind` was logged less than `every` seconds ago."""
         now = time.monotonic()
         with self._lock:
@@ -38,10 +43,16 @@ class RateLimitedLog:
             text = message
         if suppressed:
             text += f" ({suppressed} similar messages suppressed)"
-        logger.warning("%s", self.mask(text))
+        logger.warning("%s", self.mask(text), exc_info=exc_info)
 
     def mask(self, text: str) -> str:
         """`text` with the token replaced by `***`."""
         if self._secret:
             text = text.replace(self._secret, "***")
         return text
+
+
+#: For problems whose messages cannot contain a token (app code, programming mistakes).
+sdk_log = RateLimitedLog(None)
+if hasattr(os, "register_at_fork"):  # pragma: no branch - not on Windows
+    os.register_at_fork(after_in_child=sdk_log.after_fork)

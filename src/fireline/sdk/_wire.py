@@ -78,12 +78,12 @@ def encode_call(fields: Mapping[str, Any]) -> tuple[bytes | None, list[str]]:
     feature = fields.get("feature")
     if not valid_feature(feature):
         return None, [
-            f"feature {feature!r} is not 1-128 letters, digits or . _ : / - "
+            f"feature {_short(feature)} is not 1-128 letters, digits or . _ : / - "
             "starting with a letter or digit"
         ]
     when = fields.get("time")
     if not isinstance(when, datetime):
-        return None, [f"time {when!r} is not a datetime"]
+        return None, [f"time is a {_kind(when)}, not a datetime"]
     when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     if not _EARLIEST <= when <= _LATEST:
         return None, [f"time {when.isoformat()} is not between 1970 and 2999"]
@@ -199,9 +199,7 @@ def _doc_ids(value: object) -> list[str] | None:
     return ids[:MAX_DOC_IDS]
 
 
-def _mapping(
-    value: object, clean: Any, limit: int, notes: list[str]
-) -> dict[str, Any] | None:
+def _mapping(value: object, clean: Any, limit: int, notes: list[str]) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, Mapping):

@@ -20,7 +20,9 @@ def list_guards(instance: FirelineDep, active: Annotated[bool, Query()] = False)
         return [GuardOut.of(g) for g in tx.list_guards(active_only=active)]
 
 
-@router.get("/{feature}", response_model=GuardOut, dependencies=[require(Permission.READ_GUARDS)])
+@router.get(
+    "/{feature:path}", response_model=GuardOut, dependencies=[require(Permission.READ_GUARDS)]
+)
 def get_guard(
     feature: Annotated[str, Path(min_length=1, max_length=128)], instance: FirelineDep
 ) -> GuardOut:

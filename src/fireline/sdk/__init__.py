@@ -1,0 +1,31 @@
+"""fireline's SDK for AI apps: report every AI call, and obey the feature's guard.
+
+It imports only the standard library and httpx, never blocks the app for the network and
+never raises into it: calls are queued in memory and sent in batches by a daemon thread.
+
+>>> from fireline.sdk import FirelineClient
+>>> client = FirelineClient("http://127.0.0.1:8000", "fl_token", enabled=False)
+>>> @client.observe("support-bot", model="gpt-4o")
+... def answer(question: str) -> str:
+...     return "It is 42."
+>>> if client.should_call_model("support-bot"):
+...     reply = answer("What is the answer?")
+>>> client.close()
+True
+
+See docs/sdk.md for the guide.
+"""
+
+from fireline.sdk._client import FirelineClient
+from fireline.sdk._guards import ContainmentLevel, Guard
+from fireline.sdk._outbox import Stats
+from fireline.sdk._record import CallRecord, current_call
+
+__all__ = [
+    "CallRecord",
+    "ContainmentLevel",
+    "FirelineClient",
+    "Guard",
+    "Stats",
+    "current_call",
+]

@@ -1,0 +1,250 @@
+"""Guards read from fireline, cached, refreshed in the background, and kept when it is down."""
+
+from __future__ import annotations
+
+import dataclasses
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum
+from typing import Any, Literal
+from urllib.parse import quote
+
+import httpx
+
+from fireline.sdk._log import RateLimitedLog
+from fireline.sdk._outbox import Outbox
+from fireline.sdk._wire import valid_feature
+
+
+class ContainmentLevel(IntEnum):
+    """Graduated containment of a feature, from normal service (0) to full shutdown (5).
+
+    >>> Guard("support-bot", level=3).level >= ContainmentLevel.FALLBACK
+    True
+    """
+
+    NONE = 0
+    WARN = 1
+    HUMAN_REVIEW = 2
+    FALLBACK = 3
+    FEATURE_DISABLED = 4
+    FULL_SHUTDOWN = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """What the app must do for one feature, as fireline last said (or a default).
+
+    `source` is `"fireline"` when the latest read succeeded, `"last_known"` when it failed
+    and an earlier answer is kept (fail static), `"default"` before any read succeeded.
+
+    >>> guard = Guard("support-bot", level=4, enabled=False, probe_share=0.0)
+    >>> guard.name, guard.should_call_model()
+    ('feature_disabled', False)
+    """
+
+    feature: str
+    level: int = 0
+    enabled: bool = True
+    probe_share: float = 0.0
+    reason: str | None = None
+    incident_id: int | None = None
+    updated_at: datetime | None = None
+    source: Literal["fireline", "last_known", "default"] = "default"
+
+    @property
+    def name(self) -> str:
+        """The level's name, e.g. `feature_disabled`."""
+        try:
+            return ContainmentLevel(self.level).name.lower()
+        except ValueError:
+            return f"level_{self.level}"
+
+    def should_call_model(self) -> bool:
+        """True when enabled; when disabled, true for a random `probe_share` of calls."""
+        return self.enabled or random.random() < self.probe_share
+
+
+def default_guard(feature: str, level: int) -> Guard:
+    """The guard assumed before fireline has answered for `feature`."""
+    return Guard(feature, level=level, enabled=level < ContainmentLevel.FEATURE_DISABLED)
+
+
+def parse_guard(feature: str, body: object) -> Guard | None:
+    """The guard in an answer of `GET /api/guards/{feature}`, or None if it is not one."""
+    if not isinstance(body, Mapping):
+        return None
+    level = body.get("level")
+    if not isinstance(level, int) or isinstance(level, bool) or level < 0:
+        return None
+    enabled = body.get("enabled")
+    if not isinstance(enabled, bool):
+        enabled = level < ContainmentLevel.FEATURE_DISABLED
+    probe = body.get("probe_share")
+    probe_share = float(probe) if isinstance(probe, int | float) and 0 <= probe <= 1 else 0.0
+    reason = body.get("reason")
+    incident_id = body.get("incident_id")
+    return Guard(
+        feature=feature,
+        level=level,
+        enabled=enabled,
+        probe_share=probe_share,
+        reason=reason if isinstance(reason, str) else None,
+        incident_id=incident_id if isinstance(incident_id, int) else None,
+        updated_at=_datetime(body.get("updated_at")),
+        source="fireline",
+    )
+
+
+def _datetime(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+class _Slot:
+    __slots__ = ("checked", "guard", "known", "ready", "refreshing")
+
+    def __init__(self, guard: Guard) -> None:
+        self.guard = guard
+        self.known = False
+        self.checked = 0.0
+        self.refreshing = False
+        self.ready = threading.Event()
+
+
+class GuardCache:
+    """Guards by feature, each re-read at most every `ttl` seconds.
+
+    The first read of a feature waits for fireline at most `timeout` seconds; later reads
+    return at once and refresh a stale guard on a background thread. When a read fails the
+    last guard read stays in force, or the default before any read succeeded.
+    """
+
+    def __init__(
+        self,
+        http: Callable[[], httpx.Client],
+        base_url: str,
+        headers: Mapping[str, str],
+        outbox: Outbox,
+        log: RateLimitedLog,
+        *,
+        ttl: float,
+        timeout: float,
+        default_level: int,
+    ) -> None:
+        self._http = http
+        self._base_url = base_url
+        self._headers = dict(headers)
+        self._outbox = outbox
+        self._log = log
+        self._ttl = ttl
+        self._timeout = timeout
+        self._default_level = default_level
+        self._slots: dict[str, _Slot] = {}
+        self._closed = False
+        self.after_fork()
+
+    def after_fork(self) -> None:
+        """Fresh locks and no background thread (also the initial state)."""
+        self._lock = threading.Lock()
+        self._stale: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        for slot in self._slots.values():
+            slot.refreshing = False
+            slot.ready.set()
+
+    def get(self, feature: str) -> Guard:
+        """The guard for `feature`, never raising and never waiting longer than `timeout`."""
+        if not valid_feature(feature):
+            self._log.warning("guard-feature", "fireline: no guard for invalid feature %r", feature)
+            return default_guard(str(feature), self._default_level)
+        first = False
+        with self._lock:
+            slot = self._slots.get(feature)
+            if slot is None:
+                slot = self._slots[feature] = _Slot(default_guard(feature, self._default_level))
+                first = not self._closed
+                if not first:
+                    slot.ready.set()
+            elif (
+                not self._closed
+                and not slot.refreshing
+                and slot.ready.is_set()
+                and time.monotonic() - slot.checked >= self._ttl
+            ):
+                slot.refreshing = True
+                self._refresh_later(feature)
+        if first:
+            self._refresh(feature, slot)
+        elif not slot.ready.is_set():
+            slot.ready.wait(self._timeout)
+        return slot.guard
+
+    def close(self) -> None:
+        """Stop refreshing; guards read so far are still returned."""
+        with self._lock:
+            self._closed = True
+            self._stale.put(None)
+
+    def _refresh_later(self, feature: str) -> None:
+        self._stale.put(feature)
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(
+                target=self._run, name="fireline-sdk-guards", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            feature = self._stale.get()
+            if feature is None or self._closed:
+                return
+            slot = self._slots.get(feature)
+            if slot is not None:
+                self._refresh(feature, slot)
+
+    def _refresh(self, feature: str, slot: _Slot) -> None:
+        try:
+            fresh, why = self._fetch(feature)
+        except Exception as error:  # pragma: no cover - _fetch catches; belt and braces
+            fresh, why = None, f"{type(error).__name__}: {error}"
+        with self._lock:
+            if fresh is not None:
+                slot.guard, slot.known = fresh, True
+            else:
+                source: Literal["last_known", "default"] = "last_known" if slot.known else "default"
+                slot.guard = dataclasses.replace(slot.guard, source=source)
+            slot.checked = time.monotonic()
+            slot.refreshing = False
+        slot.ready.set()
+        if fresh is None:  # counted once the fallback is in place, so stats never run ahead
+            self._failed(feature, why)
+
+    def _fetch(self, feature: str) -> tuple[Guard | None, str]:
+        """The guard fireline gives for `feature`, or None and why not."""
+        url = f"{self._base_url}/api/guards/{quote(feature, safe='')}"
+        try:
+            response = self._http().get(url, headers=self._headers, timeout=self._timeout)
+        except Exception as error:
+            return None, f"cannot reach fireline ({type(error).__name__}: {error})"
+        if response.status_code != 200:
+            return None, f"HTTP {response.status_code}: {response.text[:200]}"
+        try:
+            guard = parse_guard(feature, response.json())
+        except ValueError:
+            guard = None
+        return guard, "the answer is not a guard"
+
+    def _failed(self, feature: str, why: str) -> None:
+        error = f"guard of {feature!r} not read: {why}"
+        self._outbox.count("guard_failures", error=self._log.mask(error))
+        self._log.warning("guard", "fireline: %s; keeping the last known guard", error)
