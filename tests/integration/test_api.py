@@ -10,27 +10,12 @@ from typing import Any
 import httpx
 import pytest
 
-from fireline.api.app import MAX_BODY_BYTES, create_app
+from fireline.api.app import MAX_BODY_BYTES
 from fireline.clock import SimulatedClock
 from fireline.domain.access import Role
 from fireline.runtime import Fireline
 from fireline.tokens import hash_token, issue_token
 from tests.conftest import T0
-from tests.servers import serving
-
-
-@pytest.fixture
-def deployment() -> Iterator[tuple[Fireline, SimulatedClock]]:
-    clock = SimulatedClock(T0)
-    app = Fireline.in_memory(clock)
-    yield app, clock
-    app.close()
-
-
-@pytest.fixture
-def base_url(deployment: tuple[Fireline, SimulatedClock]) -> Iterator[str]:
-    with serving(create_app(deployment[0])) as url:
-        yield url
 
 
 def token_for(deployment: tuple[Fireline, SimulatedClock], role: Role, name: str) -> str:

@@ -51,6 +51,21 @@ def send_minute(
     clock.advance(60)
 
 
+def healthy_minutes(
+    app: Fireline,
+    clock: SimulatedClock,
+    rng: np.random.Generator,
+    minutes: int,
+    *,
+    tick_each: bool = False,
+) -> None:
+    """Minutes of normal traffic at 1% errors: a baseline for the detector."""
+    for _ in range(minutes):
+        send_minute(app, clock, rng, 0.01)
+        if tick_each:
+            app.tick()
+
+
 def test_an_outage_opens_a_contained_incident_and_recovery_resolves_it(
     deployment: tuple[Fireline, SimulatedClock],
 ) -> None:
@@ -110,8 +125,7 @@ def test_a_late_tick_catches_up_on_every_bucket_it_missed(
 ) -> None:
     app, clock = deployment
     rng = np.random.default_rng(11)
-    for _ in range(70):
-        send_minute(app, clock, rng, 0.01)
+    healthy_minutes(app, clock, rng, 70)
     app.tick()
     for _ in range(3):
         send_minute(app, clock, rng, 0.8)
@@ -128,8 +142,7 @@ def test_resolving_by_hand_clears_the_kill_switch_and_cannot_be_done_twice(
 ) -> None:
     app, clock = deployment
     rng = np.random.default_rng(5)
-    for _ in range(70):
-        send_minute(app, clock, rng, 0.01)
+    healthy_minutes(app, clock, rng, 70)
     send_minute(app, clock, rng, 0.9)
     app.tick()
     [incident] = app.list_incidents()
@@ -219,9 +232,7 @@ def test_severity_is_raised_and_containment_added_as_an_outage_worsens(
 ) -> None:
     app, clock = deployment
     rng = np.random.default_rng(23)
-    for _ in range(70):
-        send_minute(app, clock, rng, 0.01)
-        app.tick()
+    healthy_minutes(app, clock, rng, 70, tick_each=True)
     send_minute(app, clock, rng, 0.12)
     send_minute(app, clock, rng, 0.12)
     app.tick()
@@ -246,8 +257,7 @@ def test_two_outages_replayed_in_one_tick_are_two_incidents(
 ) -> None:
     app, clock = deployment
     rng = np.random.default_rng(29)
-    for _ in range(70):
-        send_minute(app, clock, rng, 0.01)
+    healthy_minutes(app, clock, rng, 70)
     app.tick()
     for error_rate in [0.7] * 5 + [0.01] * 25 + [0.7] * 5 + [0.01] * 25:
         send_minute(app, clock, rng, error_rate)
@@ -266,8 +276,7 @@ def test_resolving_during_a_fault_that_goes_on_opens_a_new_incident(
 ) -> None:
     app, clock = deployment
     rng = np.random.default_rng(31)
-    for _ in range(70):
-        send_minute(app, clock, rng, 0.01)
+    healthy_minutes(app, clock, rng, 70)
     send_minute(app, clock, rng, 0.8)
     app.tick()
     [first] = app.list_incidents()

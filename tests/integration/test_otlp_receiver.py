@@ -35,20 +35,6 @@ SPAN_HEX = "eee19b7ec3c1b174"
 PROTOBUF = {"content-type": "application/x-protobuf"}
 
 
-@pytest.fixture
-def deployment() -> Iterator[tuple[Fireline, SimulatedClock]]:
-    clock = SimulatedClock(T0)
-    app = Fireline.in_memory(clock)
-    yield app, clock
-    app.close()
-
-
-@pytest.fixture
-def base_url(deployment: tuple[Fireline, SimulatedClock]) -> Iterator[str]:
-    with serving(create_app(deployment[0])) as url:
-        yield url
-
-
 def token_for(deployment: tuple[Fireline, SimulatedClock], role: Role = Role.APP) -> str:
     app, clock = deployment
     return issue_token(app.state, f"otel-{role}-{uuid.uuid4().hex[:8]}", role, now=clock.now())
