@@ -5,16 +5,30 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
+from collections.abc import MutableMapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from fireline.config import Ingest, Price
+from fireline.detect import pii
 from fireline.detect.pii import find_pii, mask_pii
 from fireline.domain.telemetry import Call
 
 REDACTION_KEY_ENV = "FIRELINE_REDACTION_KEY"
 REDACTION_KEY_FILE = "redaction.key"
+
+# Each kind of personal data `fireline.detect.pii` finds needs an "@" (e-mail addresses) or a
+# digit (all the others) to match, so text with neither is left as it is without running
+# its patterns: most prompts and answers. A kind added there turns this shortcut off.
+_NEEDS_AT_OR_DIGIT = {"email", "iban", "payment_card", "us_ssn", "phone", "ip_address"}
+_MAYBE_PII = (
+    re.compile(r"[@\d]")
+    if {kind for kind, _, _ in pii._PATTERNS} <= _NEEDS_AT_OR_DIGIT
+    else re.compile("")
+)
 
 
 class CallPreparer:
@@ -34,6 +48,7 @@ class CallPreparer:
         self._prices = dict(sorted(config.prices.items(), key=lambda item: -len(item[0])))
         self._redaction = config.redaction
         self._key = redaction_key
+        self._keyed = hmac.new(redaction_key, digestmod=hashlib.sha256)
 
     def __call__(self, call: Call) -> Call:
         changes: dict[str, object] = {}
@@ -50,12 +65,47 @@ class CallPreparer:
                     changes[field] = self._redact(text)
         return replace(call, **changes) if changes else call  # type: ignore[arg-type]
 
+    def prepare_columns(self, columns: MutableMapping[str, list[Any]]) -> None:
+        """What `__call__` does to each call, done to a batch given column by column
+        (`fireline.store.telemetry.call_columns`), in place."""
+        if self._prices:
+            columns["cost_usd"] = [
+                cost if cost is not None else self._cost(model, asked, tokens_in, tokens_out)
+                for cost, model, asked, tokens_in, tokens_out in zip(
+                    columns["cost_usd"],
+                    columns["model"],
+                    columns["request_model"],
+                    columns["input_tokens"],
+                    columns["output_tokens"],
+                    strict=True,
+                )
+            ]
+        if self._redaction.hash_user_ids:
+            users = columns["user"]
+            hashed = {user: self.hash_user(user) for user in set(users) if user is not None}
+            columns["user"] = [None if user is None else hashed[user] for user in users]
+        if self._redaction.pii != "keep":
+            redact = self._redact
+            for field in ("input_text", "output_text"):
+                columns[field] = [redact(text) if text else text for text in columns[field]]
+
     def cost(self, call: Call) -> float | None:
         """The call's cost from the price table, or None without tokens or a known model."""
-        price = self.price_of(call.model) or self.price_of(call.request_model)
-        if price is None or (call.input_tokens is None and call.output_tokens is None):
+        return self._cost(call.model, call.request_model, call.input_tokens, call.output_tokens)
+
+    def _cost(
+        self,
+        model: str | None,
+        request_model: str | None,
+        input_tokens: int | None,
+        output_tokens: int | None,
+    ) -> float | None:
+        if not self._prices:
             return None
-        tokens_in, tokens_out = call.input_tokens or 0, call.output_tokens or 0
+        price = self.price_of(model) or self.price_of(request_model)
+        if price is None or (input_tokens is None and output_tokens is None):
+            return None
+        tokens_in, tokens_out = input_tokens or 0, output_tokens or 0
         return (tokens_in * price.input + tokens_out * price.output) / 1_000_000
 
     def price_of(self, model: str | None) -> Price | None:
@@ -67,14 +117,17 @@ class CallPreparer:
         """A keyed hash of a user id: stable within a deployment, useless without its key."""
         if user.startswith("u_") and len(user) == 34:
             return user  # already hashed (a resent call)
-        digest = hmac.new(self._key, user.encode(), hashlib.sha256).hexdigest()
-        return "u_" + digest[:32]
+        digest = self._keyed.copy()  # the key's HMAC state, computed once
+        digest.update(user.encode())
+        return "u_" + digest.hexdigest()[:32]
 
     def redact_text(self, text: str) -> str | None:
         """Free text (a feedback comment) redacted as configured."""
         return text if self._redaction.pii == "keep" else self._redact(text)
 
     def _redact(self, text: str) -> str | None:
+        if not _MAYBE_PII.search(text):
+            return text
         if self._redaction.pii == "drop":
             return None if find_pii(text) else text
         return mask_pii(text)[0]

@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from fireline.domain.telemetry import Call
+from fireline.ingest.gcpause import collector_paused
+from fireline.ingest.prepare import CallPreparer
 from fireline.ingest.records import parse_changes, parse_feedback
-from fireline.ingest.schema import MAX_BATCH_ROWS, parse_calls
+from fireline.ingest.schema import (
+    MAX_BATCH_ROWS,
+    calls_from_columns,
+    parse_calls,
+    validate_calls,
+)
 from fireline.store.state import StateStore
-from fireline.store.telemetry import TelemetryStore
+from fireline.store.telemetry import TelemetryStore, call_columns
+
+
+def _unchanged(call: Call) -> Call:
+    return call
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +46,7 @@ class IngestService:
         telemetry: TelemetryStore,
         *,
         watermark: Callable[[], datetime | None] = lambda: None,
-        prepare: Callable[[Call], Call] = lambda call: call,
+        prepare: Callable[[Call], Call] = _unchanged,
         redact_text: Callable[[str], str | None] = lambda text: text,
         state: StateStore | None = None,
     ) -> None:
@@ -44,6 +55,9 @@ class IngestService:
         self._prepare = prepare
         self._redact_text = redact_text
         self._state = state
+        # Batches are prepared and stored column by column, without a second object per call,
+        # unless `prepare` is a function that only knows calls.
+        self._by_columns = prepare is _unchanged or isinstance(prepare, CallPreparer)
 
     def ingest_rows(
         self,
@@ -54,16 +68,39 @@ class IngestService:
         row_label: str = "row",
     ) -> IngestResult:
         """Store every row or, if any is invalid, none; raises InvalidInput naming the rows."""
-        calls = parse_calls(rows, source=source, max_rows=max_rows, row_label=row_label)
-        return self.ingest_calls(calls)
+        if not self._by_columns:
+            calls = parse_calls(rows, source=source, max_rows=max_rows, row_label=row_label)
+            return self.ingest_calls(calls)
+        with collector_paused():  # a batch is many objects, all alive until it is stored
+            columns = validate_calls(rows, source=source, max_rows=max_rows, row_label=row_label)
+            return self._store(columns)
 
     def ingest_calls(self, calls: Sequence[Call]) -> IngestResult:
         """Store calls that are already valid domain objects (the SDK, drills)."""
+        if self._by_columns:
+            return self._store(call_columns(calls))
         # Read before writing, so a failure here cannot follow a batch already stored.
         watermark = self._watermark()
         new = self._telemetry.insert_new_calls([self._prepare(call) for call in calls])
         late = 0 if watermark is None else sum(call.time < watermark for call in new)
         return IngestResult(accepted=len(new), duplicates=len(calls) - len(new), late=late)
+
+    def ingest_columns(self, columns: Mapping[str, list[Any]]) -> IngestResult:
+        """Store valid calls given column by column (`validate_calls`, `SpanBatch.columns`),
+        as `ingest_calls` stores calls; `columns` is left as it is."""
+        if not self._by_columns:
+            return self.ingest_calls(calls_from_columns(columns))
+        return self._store(dict(columns))
+
+    def _store(self, columns: dict[str, list[Any]]) -> IngestResult:
+        """Prepare and store a batch given column by column, as `ingest_calls` does calls."""
+        watermark = self._watermark()  # before writing, as in `ingest_calls`
+        if isinstance(self._prepare, CallPreparer):
+            self._prepare.prepare_columns(columns)
+        new = self._telemetry.insert_new_columns(columns)
+        times = columns["time"]
+        late = 0 if watermark is None else sum(times[i] < watermark for i in new)
+        return IngestResult(accepted=len(new), duplicates=len(times) - len(new), late=late)
 
     def ingest_feedback_rows(
         self,

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring, encode_basestring_ascii
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +114,19 @@ class TelemetryStore:
                 "instead (fireline ingest --url)."
             ) from None
         self._lock = threading.Lock()
+        self._fit_threads()
         self._create_schema()
+
+    def _fit_threads(self) -> None:
+        """At most a thread per core this process may use (CPU affinity, as `taskset` sets
+        it): DuckDB counts the machine's, and extra threads only take turns on the same."""
+        usable = getattr(os, "sched_getaffinity", None)
+        if usable is None:
+            return
+        row = self._db.execute("SELECT current_setting('threads')").fetchone()
+        cores = len(usable(0))
+        if row is not None and 0 < cores < int(row[0]):
+            self._db.execute(f"SET threads = {cores}")
 
     def _create_schema(self) -> None:
         types = {name: sql_type for name, sql_type, _ in _CALL_COLUMNS}
@@ -149,17 +164,36 @@ class TelemetryStore:
 
     def insert_new_calls(self, calls: Sequence[Call]) -> list[Call]:
         """Store the calls not stored yet (by call_id), atomically; return those that were new."""
-        unique = {call.call_id: call for call in reversed(calls)}
-        if not unique:
+        return [calls[position] for position in self.insert_new_columns(call_columns(calls))]
+
+    def insert_new_columns(self, columns: Mapping[str, Sequence[Any]]) -> list[int]:
+        """Store calls given column by column (see `call_columns`) that are not stored yet (by
+        call_id), atomically; return the positions of those that were new.
+
+        Of calls that share an id within the batch, the first is the one stored.
+        """
+        ids = columns["call_id"]
+        # Filled from the end, each id keeps its first position.
+        first = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1), strict=True))
+        if not first:
             return []
-        batch = _to_arrow(list(unique.values()))  # noqa: F841 - read by name in the SQL below
-        # One INSERT statement is atomic: the whole batch is stored or none of it.
+        unique = len(first) == len(ids)
+        positions = list(range(len(ids))) if unique else sorted(first.values())
+        batch = _to_arrow(columns, None if unique else positions)  # noqa: F841 - read by the SQL
+        # One INSERT statement is atomic: the whole batch is stored or none of it. A plain
+        # INSERT is twice as fast as ON CONFLICT DO NOTHING; it fails, storing nothing, when
+        # some call is already stored (a resent batch), and then the slower one runs.
         with self._lock:
-            rows = self._db.execute(
-                f"INSERT INTO calls ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM batch "  # noqa: S608 - constant column names
-                "ON CONFLICT DO NOTHING RETURNING call_id"
-            ).fetchall()
-        return [unique[str(call_id)] for (call_id,) in rows]
+            try:
+                # The batch's columns are the table's, in order.
+                self._db.execute(f"INSERT INTO calls ({_COLUMN_LIST}) SELECT * FROM batch")  # noqa: S608 - constant column names
+                return positions
+            except duckdb.ConstraintException:
+                rows = self._db.execute(
+                    f"INSERT INTO calls ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} FROM batch "  # noqa: S608 - constant column names
+                    "ON CONFLICT DO NOTHING RETURNING call_id"
+                ).fetchall()
+        return [first[str(call_id)] for (call_id,) in rows]
 
     def insert_new_feedback(self, feedback: Sequence[Feedback]) -> list[Feedback]:
         """Store the feedback not stored yet (by feedback_id), atomically; return the new."""
@@ -276,37 +310,70 @@ def _naive(when: datetime) -> datetime:
     return when.astimezone(UTC).replace(tzinfo=None)
 
 
-def _to_arrow(calls: Sequence[Call]) -> pa.Table:
-    columns: dict[str, list[Any]] = {name: [] for name, _, _ in _CALL_COLUMNS}
-    for call in calls:
-        columns["call_id"].append(call.call_id)
-        columns["time"].append(_naive(call.time))
-        columns["feature"].append(call.feature)
-        columns["status"].append(call.status.value)
-        columns["error_type"].append(call.error_type)
-        columns["latency_ms"].append(call.latency_ms)
-        columns["provider"].append(call.provider)
-        columns["model"].append(call.model)
-        columns["model_version"].append(call.model_version)
-        columns["prompt_version"].append(call.prompt_version)
-        columns["index_version"].append(call.index_version)
-        columns["tenant"].append(call.tenant)
-        columns["user_id"].append(call.user)
-        columns["trace_id"].append(call.trace_id)
-        columns["input_tokens"].append(call.input_tokens)
-        columns["output_tokens"].append(call.output_tokens)
-        columns["cost_usd"].append(call.cost_usd)
-        columns["finish_reason"].append(call.finish_reason)
-        columns["input_text"].append(call.input_text)
-        columns["output_text"].append(call.output_text)
-        columns["attributes"].append(json.dumps(dict(call.attributes), sort_keys=True))
-        columns["operation"].append(call.operation)
-        columns["request_model"].append(call.request_model)
-        columns["response_id"].append(call.response_id)
-        columns["session_id"].append(call.session_id)
-        columns["span_id"].append(call.span_id)
-        columns["time_to_first_token_ms"].append(call.time_to_first_token_ms)
-        columns["retrieved_doc_ids"].append(list(call.retrieved_doc_ids))
-        columns["cited_doc_ids"].append(list(call.cited_doc_ids))
-        columns["eval_scores"].append(list(call.eval_scores.items()))
-    return pa.table(columns, schema=_ARROW_SCHEMA)
+#: Each column of `calls` and the `Call` field it stores, in the table's order.
+_FIELDS: tuple[tuple[str, str], ...] = tuple(
+    (name, "user" if name == "user_id" else name) for name, _, _ in _CALL_COLUMNS
+)
+#: The fields of `Call` that `call_columns` (and `insert_new_columns`) have.
+CALL_FIELDS: tuple[str, ...] = tuple(field for _, field in _FIELDS)
+
+
+def _reused(encoder: json.JSONEncoder) -> Callable[[Any], str]:
+    """`encoder.encode` for dicts, without building a C encoder for every call as it does.
+
+    Anything that the C encoder refuses goes to `encoder.encode`, for its own error.
+    """
+    try:
+        from _json import make_encoder
+    except ImportError:  # pragma: no cover - CPython has it
+        return encoder.encode
+    escape = encode_basestring_ascii if encoder.ensure_ascii else encode_basestring
+    fast = make_encoder(
+        None,  # no circular check; a cycle is a RecursionError, and encode() reports it
+        encoder.default,
+        escape,
+        None,
+        encoder.key_separator,
+        encoder.item_separator,
+        encoder.sort_keys,
+        encoder.skipkeys,
+        encoder.allow_nan,
+    )
+
+    def encode(value: Any) -> str:
+        try:
+            return "".join(fast(value, 0))
+        except Exception:
+            return encoder.encode(value)
+
+    return encode
+
+
+#: What json.dumps(value, sort_keys=True) returns.
+_ATTRIBUTES_JSON = _reused(json.JSONEncoder(sort_keys=True))
+
+
+def call_columns(calls: Sequence[Call]) -> dict[str, list[Any]]:
+    """Calls column by column: each field of `Call` (`CALL_FIELDS`) and its values in order."""
+    return {field: list(map(attrgetter(field), calls)) for field in CALL_FIELDS}
+
+
+def _to_arrow(columns: Mapping[str, Sequence[Any]], positions: list[int] | None) -> pa.Table:
+    """The calls at `positions` of `columns` (None: all of them) as an Arrow table of the
+    `calls` table's columns."""
+    arrays: list[pa.Array] = []
+    for (name, field), (_, _, arrow_type) in zip(_FIELDS, _CALL_COLUMNS, strict=True):
+        column = columns[field]
+        values = column if positions is None else [column[i] for i in positions]
+        if name == "time" and not all(when.tzinfo is not None for when in values):
+            values = [_naive(when) for when in values]  # naive times are local, as ever
+        elif name == "attributes":
+            values = [
+                _ATTRIBUTES_JSON(found if type(found) is dict else dict(found)) if found else "{}"
+                for found in values
+            ]
+        elif name == "eval_scores":
+            values = [s if type(s) is dict else list(s.items()) for s in values]
+        # Aware times become UTC; CallStatus values are strings; eval_scores dicts are maps.
+        arrays.append(pa.array(values, type=arrow_type))
+    return pa.Table.from_arrays(arrays, schema=_ARROW_SCHEMA)
