@@ -103,6 +103,7 @@ class Fireline:
             prepare=prepare,
             redact_text=prepare.redact_text,
             state=self.state,
+            clock=self.clock,
         )
 
     def _watermark(self) -> datetime | None:

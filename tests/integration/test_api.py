@@ -367,3 +367,27 @@ def test_a_feature_name_with_a_slash_reads_its_own_guard(client: httpx.Client) -
     response = client.get("/api/guards/team/support-bot")
     assert response.status_code == 200
     assert response.json()["feature"] == "team/support-bot"
+
+
+def test_a_call_more_than_a_day_ahead_of_the_server_clock_is_refused(
+    client: httpx.Client, deployment: tuple[Fireline, SimulatedClock]
+) -> None:
+    soon = a_call(1, time=(T0 + timedelta(hours=23)).isoformat())
+    later = a_call(2, time=(T0 + timedelta(hours=25)).isoformat())
+    response = client.post("/v1/calls", json={"calls": [soon, later]})
+    assert response.status_code == 422
+    assert response.json()["problems"] == [
+        {
+            "row": 2,
+            "field": "time",
+            "message": "Value error, is more than 24 hours ahead of the server's clock",
+        }
+    ]
+    assert deployment[0].telemetry.count_calls() == 0
+    feedback = {
+        "feedback": [
+            {"call_id": "c1", "kind": "thumbs_up", "time": (T0 + timedelta(days=3)).isoformat()}
+        ]
+    }
+    assert client.post("/v1/feedback", json=feedback).status_code == 422
+    assert client.post("/v1/calls", json={"calls": [soon]}).status_code == 200

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from fireline.api.app import create_app
-from fireline.clock import SimulatedClock
+from fireline.clock import WallClock
 from fireline.config import Config, Ingest, Redaction
 from fireline.domain.access import Role
 from fireline.runtime import Fireline
@@ -59,7 +59,7 @@ def fireline_api() -> Iterator[Deployment]:
     Shared by the tests of this module: each looks only at the call ids it sent.
     """
     keep = Config(ingest=Ingest(redaction=Redaction(hash_user_ids=False, pii="keep")))
-    app = Fireline.in_memory(SimulatedClock(T0), config=keep)
+    app = Fireline.in_memory(WallClock(), config=keep)  # the SDK stamps calls with wall time
     token = issue_token(app.state, "support-bot", Role.APP, now=T0)
     with serving(create_app(app)) as url:
         yield Deployment(app, url, token)

@@ -6,7 +6,9 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
@@ -34,9 +36,32 @@ _EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 _LATEST = datetime(2999, 12, 31, tzinfo=UTC)
 
 
+#: How far ahead of the server's clock a time may be (clock skew), when a bound is set.
+MAX_FUTURE = timedelta(hours=24)
+_NOT_AFTER: ContextVar[datetime | None] = ContextVar("fireline_not_after", default=None)
+
+
+@contextmanager
+def not_after(bound: datetime) -> Iterator[None]:
+    """Refuse, while validating inside this block, times later than `bound`."""
+    token = _NOT_AFTER.set(bound)
+    try:
+        yield
+    finally:
+        _NOT_AFTER.reset(token)
+
+
+def _latest() -> datetime:
+    bound = _NOT_AFTER.get()
+    return _LATEST if bound is None else min(bound, _LATEST)
+
+
 def _plausible_time(value: datetime) -> datetime:
-    if not _EARLIEST <= value.replace(tzinfo=value.tzinfo or UTC) <= _LATEST:
+    aware = value.replace(tzinfo=value.tzinfo or UTC)
+    if not _EARLIEST <= aware <= _LATEST:
         raise ValueError("must be between 1970 and 2999")
+    if aware > _latest():
+        raise ValueError("is more than 24 hours ahead of the server's clock")
     return as_utc(value)
 
 
@@ -305,7 +330,7 @@ def _slice_columns(numbered: list[tuple[int, Any]]) -> dict[str, list[Any]] | No
         ]
     except OverflowError:  # near year 1 or 9999
         return None
-    if min(times) < _EARLIEST or max(times) > _LATEST:
+    if min(times) < _EARLIEST or max(times) > _latest():
         return None
     columns["time"] = times
     ids = columns["call_id"]

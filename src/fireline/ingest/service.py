@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from fireline.clock import Clock
 from fireline.domain.telemetry import Call
 from fireline.ingest.gcpause import collector_paused
 from fireline.ingest.prepare import CallPreparer
 from fireline.ingest.records import parse_changes, parse_feedback
 from fireline.ingest.schema import (
     MAX_BATCH_ROWS,
+    MAX_FUTURE,
     calls_from_columns,
+    not_after,
     parse_calls,
     validate_calls,
 )
@@ -49,8 +53,10 @@ class IngestService:
         prepare: Callable[[Call], Call] = _unchanged,
         redact_text: Callable[[str], str | None] = lambda text: text,
         state: StateStore | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._telemetry = telemetry
+        self._clock = clock
         self._watermark = watermark
         self._prepare = prepare
         self._redact_text = redact_text
@@ -68,12 +74,21 @@ class IngestService:
         row_label: str = "row",
     ) -> IngestResult:
         """Store every row or, if any is invalid, none; raises InvalidInput naming the rows."""
-        if not self._by_columns:
-            calls = parse_calls(rows, source=source, max_rows=max_rows, row_label=row_label)
-            return self.ingest_calls(calls)
-        with collector_paused():  # a batch is many objects, all alive until it is stored
-            columns = validate_calls(rows, source=source, max_rows=max_rows, row_label=row_label)
-            return self._store(columns)
+        with self.bounded():
+            if not self._by_columns:
+                calls = parse_calls(rows, source=source, max_rows=max_rows, row_label=row_label)
+                return self.ingest_calls(calls)
+            with collector_paused():  # a batch is many objects, all alive until it is stored
+                columns = validate_calls(
+                    rows, source=source, max_rows=max_rows, row_label=row_label
+                )
+                return self._store(columns)
+
+    def bounded(self) -> AbstractContextManager[None]:
+        """Validation inside refuses times more than a day ahead of the clock (if any)."""
+        if self._clock is None:
+            return nullcontext()
+        return not_after(self._clock.now() + MAX_FUTURE)
 
     def ingest_calls(self, calls: Sequence[Call]) -> IngestResult:
         """Store calls that are already valid domain objects (the SDK, drills)."""
@@ -111,13 +126,14 @@ class IngestService:
         row_label: str = "row",
     ) -> IngestResult:
         """Store every feedback row or, if any is invalid, none."""
-        items = parse_feedback(rows, source=source, max_rows=max_rows, row_label=row_label)
-        ready = [
-            replace(item, comment=self._redact_text(item.comment)) if item.comment else item
-            for item in items
-        ]
-        new = self._telemetry.insert_new_feedback(ready)
-        return IngestResult(accepted=len(new), duplicates=len(items) - len(new))
+        with self.bounded():
+            items = parse_feedback(rows, source=source, max_rows=max_rows, row_label=row_label)
+            ready = [
+                replace(item, comment=self._redact_text(item.comment)) if item.comment else item
+                for item in items
+            ]
+            new = self._telemetry.insert_new_feedback(ready)
+            return IngestResult(accepted=len(new), duplicates=len(items) - len(new))
 
     def ingest_change_rows(
         self,
@@ -128,9 +144,10 @@ class IngestService:
         row_label: str = "row",
     ) -> IngestResult:
         """Store every change row or, if any is invalid, none."""
-        if self._state is None:
-            raise RuntimeError("changes need the state store")
-        items = parse_changes(rows, source=source, max_rows=max_rows, row_label=row_label)
-        with self._state.unit_of_work() as tx:
-            new = tx.add_changes(items)
-        return IngestResult(accepted=len(new), duplicates=len(items) - len(new))
+        with self.bounded():
+            if self._state is None:
+                raise RuntimeError("changes need the state store")
+            items = parse_changes(rows, source=source, max_rows=max_rows, row_label=row_label)
+            with self._state.unit_of_work() as tx:
+                new = tx.add_changes(items)
+            return IngestResult(accepted=len(new), duplicates=len(items) - len(new))

@@ -101,7 +101,8 @@ def _receive(instance: Fireline, body: bytes, media: str, coding: str, keep: boo
     spans = count_spans(export)
     if spans > MAX_BATCH_ROWS:
         raise Refused(413, f"request has {spans} spans, more than {MAX_BATCH_ROWS}; split it")
-    batch = spans_to_calls(export, keep_non_genai=keep)
+    with instance.ingest.bounded():  # far-future spans are rejected like invalid ones
+        batch = spans_to_calls(export, keep_non_genai=keep)
     result = instance.ingest.ingest_columns(batch.columns)
     log.debug(
         "OTLP traces: %d spans, %d calls stored, %d duplicates, %d late, %d dropped, %d rejected",
