@@ -17,7 +17,6 @@ the spans. Results go to bench/results/ingest.json.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -44,7 +43,7 @@ from servers import (
 RESULTS = Path(__file__).parent / "results" / "ingest.json"
 TARGETS = {"jsonl_calls_per_s": 50_000, "otlp_spans_per_s": 20_000}
 FULL = {"calls": 200_000, "spans": 51_200, "repetitions": 5, "phoenix_spans": 2_048}
-QUICK = {"calls": 50_000, "spans": 10_240, "repetitions": 3, "phoenix_spans": 512}
+QUICK = {"calls": 60_000, "spans": 10_240, "repetitions": 3, "phoenix_spans": 512}
 #: Spans per export request: the SDK's BatchSpanProcessor default first (the headline), then
 #: a bigger one (OTEL_BSP_MAX_EXPORT_BATCH_SIZE=1000).
 BATCHES = (512, 1000)
@@ -154,22 +153,24 @@ def bench_otlp(
 # ---------------------------------------------------------------- Phoenix
 
 
-def phoenix_python(given: str | None) -> tuple[str | None, str | None]:
-    """The interpreter that runs Phoenix, or None and why not."""
+def phoenix_python(given: str | None) -> tuple[str | None, str]:
+    """The interpreter that runs Phoenix and Phoenix's version, or None and why not."""
+    python = given or sys.executable
+    found = subprocess.run(
+        [python, "-c", "import importlib.metadata as m; print(m.version('arize-phoenix'))"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if found.returncode == 0:
+        return python, found.stdout.strip()
     if given:
-        found = subprocess.run(
-            [given, "-c", "import phoenix.server.main"], capture_output=True, check=False
-        )
-        if found.returncode == 0:
-            return given, None
-        return None, f"{given} cannot import phoenix.server.main"
-    if importlib.util.find_spec("phoenix") is None:
-        return None, "arize-phoenix is not installed (pip install -e '.[bench]')"
-    return sys.executable, None
+        return None, f"{given} has no arize-phoenix"
+    return None, "arize-phoenix is not installed (pip install -e '.[bench]')"
 
 
 def bench_phoenix(
-    work: Path, python: str, bodies: list[bytes], spans: int, core: int | None
+    work: Path, python: str, version: str, bodies: list[bytes], spans: int, core: int | None
 ) -> dict[str, Any]:
     chosen = bodies[: spans // BATCH_SPANS]
     home = work / "phoenix"
@@ -181,12 +182,6 @@ def bench_phoenix(
         acked = send_all(server.url, chosen, token=None, concurrency=CLIENTS, check=False)
         stored = _wait_for_spans(home, 64 + spans, timeout=300)
         seconds = time.perf_counter() - began
-        version = subprocess.run(
-            [python, "-c", "import phoenix; print(phoenix.__version__)"],
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
     remove(home)
     return {
         "version": version,
@@ -282,13 +277,16 @@ def main() -> None:
         for batch in BATCHES[1:]:
             results[f"otlp_spans_per_s_batch_{batch}"] = otlp[batch]["median_spans_per_s"]
         bodies = otlp_requests(size["phoenix_spans"], BATCH_SPANS)
-        python, skipped = (None, "--no-phoenix") if args.no_phoenix else (None, None)
+        python, found = (None, "--no-phoenix") if args.no_phoenix else (None, "")
         if not args.no_phoenix:
-            python, skipped = phoenix_python(args.phoenix_python)
+            python, found = phoenix_python(args.phoenix_python)
+        skipped = None if python else found
         if python is not None:
-            print(f"Phoenix: {size['phoenix_spans']:,} spans", flush=True)
+            print(f"Phoenix {found}: {size['phoenix_spans']:,} spans", flush=True)
             try:
-                phoenix = bench_phoenix(work, python, bodies, size["phoenix_spans"], server_core)
+                phoenix = bench_phoenix(
+                    work, python, found, bodies, size["phoenix_spans"], server_core
+                )
             except (RuntimeError, OSError) as error:
                 skipped = f"Phoenix did not run: {error}"[:500]
             else:
