@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,6 +13,7 @@ from fireline.api.deps import FirelineDep, require
 from fireline.api.schemas import ErrorOut, IngestOut
 from fireline.domain.access import Permission
 from fireline.errors import InvalidInput, PayloadTooLarge, Problem
+from fireline.ingest.service import IngestResult
 
 #: Largest request body accepted on ingest routes.
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -27,9 +29,7 @@ router = APIRouter(tags=["ingest"])
 )
 async def ingest_calls(request: Request, instance: FirelineDep) -> IngestOut:
     """Store a batch of calls: `{"calls": [...]}`. All or nothing; resending is harmless."""
-    rows = await _batch(request, "calls")
-    result = await run_in_threadpool(instance.ingest.ingest_rows, rows, source="calls")
-    return IngestOut(accepted=result.accepted, duplicates=result.duplicates, late=result.late)
+    return await _ingest(request, "calls", instance.ingest.ingest_rows)
 
 
 @router.post(
@@ -40,9 +40,7 @@ async def ingest_calls(request: Request, instance: FirelineDep) -> IngestOut:
 )
 async def ingest_feedback(request: Request, instance: FirelineDep) -> IngestOut:
     """Store a batch of user feedback on calls: `{"feedback": [...]}`. All or nothing."""
-    rows = await _batch(request, "feedback")
-    result = await run_in_threadpool(instance.ingest.ingest_feedback_rows, rows, source="feedback")
-    return IngestOut(accepted=result.accepted, duplicates=result.duplicates, late=0)
+    return await _ingest(request, "feedback", instance.ingest.ingest_feedback_rows)
 
 
 @router.post(
@@ -53,9 +51,14 @@ async def ingest_feedback(request: Request, instance: FirelineDep) -> IngestOut:
 )
 async def ingest_changes(request: Request, instance: FirelineDep) -> IngestOut:
     """Record deploys and upstream changes: `{"changes": [...]}`. All or nothing."""
-    rows = await _batch(request, "changes")
-    result = await run_in_threadpool(instance.ingest.ingest_change_rows, rows, source="changes")
-    return IngestOut(accepted=result.accepted, duplicates=result.duplicates, late=0)
+    return await _ingest(request, "changes", instance.ingest.ingest_change_rows)
+
+
+async def _ingest(request: Request, key: str, store: Callable[..., IngestResult]) -> IngestOut:
+    """Read `{key: [...]}` from the body and store it, all or nothing, off the event loop."""
+    rows = await _batch(request, key)
+    result = await run_in_threadpool(store, rows, source=key)
+    return IngestOut(accepted=result.accepted, duplicates=result.duplicates, late=result.late)
 
 
 async def _batch(request: Request, key: str) -> list[tuple[int, Any]]:
