@@ -1,7 +1,8 @@
 """One contract for every detector, found automatically in the `fireline.detect` package.
 
 Like river's `test_estimators.py`: a new detector gets these checks without a line of test code,
-provided it can be built with its default parameters.
+provided it can be built with its default parameters. Each detector is tried on every signal
+kind it accepts, with the streams of `detector_streams`.
 """
 
 import doctest
@@ -10,25 +11,19 @@ import inspect
 import json
 import pkgutil
 import typing
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
 
 import fireline.detect
-from fireline.detect.base import ErrorCounts
-from fireline.domain.incident import IncidentType
+from fireline.detect.base import EVIDENCE_KEYS, Direction, SignalKind
+from tests.unit.detector_streams import STREAMS, T0, stream
 
-CLASS_ATTRIBUTES = ("name", "signal", "incident_type")
-METHODS = ("update", "to_state", "load_state")
-
-BUCKET = timedelta(minutes=1)
-T0 = datetime(2026, 1, 5, tzinfo=UTC)
-CALLS_PER_BUCKET = 150
-STABLE_ERROR_RATE = 0.01
-OUTAGE_ERROR_RATE = 0.5
-THREE_DAYS = 3 * 24 * 60
-TWO_HOURS = 2 * 60
+CLASS_ATTRIBUTES = ("name", "kinds")
+METHODS = ("update", "to_state", "load_state", "clear")
+THREE_DAYS = timedelta(days=3)
+TWO_HOURS = timedelta(hours=2)
 
 
 def follows_the_detector_protocol(obj) -> bool:
@@ -51,28 +46,25 @@ def all_detectors() -> list[type]:
 
 
 DETECTORS = all_detectors()
+CASES = [(cls, kind) for cls in DETECTORS for kind in sorted(cls.kinds)]
 
 
-def buckets(error_rates, rng, start=T0) -> list[ErrorCounts]:
-    """One bucket a minute from `start`, ~150 calls each, each call failing at its rate."""
-    counts = []
-    for i, rate in enumerate(error_rates):
-        calls = int(rng.poisson(CALLS_PER_BUCKET))
-        errors = int(rng.binomial(calls, rate))
-        counts.append(ErrorCounts(start + i * BUCKET, start + (i + 1) * BUCKET, calls, errors))
-    return counts
+def buckets(kind: SignalKind, span: timedelta) -> int:
+    return int(span / STREAMS[kind].bucket)
 
 
-def feed(detector, stream) -> list[bool]:
+def feed(detector, windows) -> list[bool]:
     alarms = []
-    for x in stream:
+    for x in windows:
         detector.update(x)
         alarms.append(detector.drift_detected)
     return alarms
 
 
-def test_the_detect_package_has_at_least_one_detector():
-    assert DETECTORS, "no class in fireline.detect follows the Detector protocol"
+def test_the_detect_package_has_detectors_for_every_signal_kind():
+    covered = {kind for cls in DETECTORS for kind in cls.kinds}
+
+    assert covered == set(SignalKind)
 
 
 @pytest.fixture(params=DETECTORS, ids=lambda cls: cls.__name__)
@@ -80,16 +72,27 @@ def detector_class(request):
     return request.param
 
 
-def test_a_detector_declares_its_name_signal_and_incident_type(detector_class):
+@pytest.fixture(params=CASES, ids=lambda case: f"{case[0].__name__}-{case[1]}")
+def case(request):
+    return request.param
+
+
+def test_a_detector_declares_its_name_and_the_signal_kinds_it_watches(detector_class):
     hints = typing.get_type_hints(detector_class)
 
     assert isinstance(detector_class.name, str)
     assert detector_class.name
-    assert isinstance(detector_class.signal, str)
-    assert detector_class.signal
-    assert detector_class.incident_type in IncidentType
+    assert detector_class.kinds
+    assert all(kind in SignalKind for kind in detector_class.kinds)
     for attribute in CLASS_ATTRIBUTES:
         assert typing.get_origin(hints.get(attribute)) is typing.ClassVar, attribute
+
+
+def test_a_detector_states_its_false_alarm_budget_and_direction(detector_class):
+    detector = detector_class()
+
+    assert detector.false_alarms_per_30_days > 0
+    assert detector.direction in Direction
 
 
 def test_every_init_parameter_is_stored_as_an_attribute_of_the_same_name(detector_class):
@@ -105,11 +108,13 @@ def test_every_init_parameter_is_stored_as_an_attribute_of_the_same_name(detecto
         assert getattr(detector, parameter.name) == parameter.default, parameter.name
 
 
-def test_a_detector_starts_quiet_with_no_evidence(detector_class):
+def test_a_detector_starts_quiet_with_no_evidence_and_no_level(detector_class):
     detector = detector_class()
 
     assert detector.drift_detected is False
     assert detector.evidence == {}
+    assert detector.level is None
+    assert detector.history_s > 0
 
 
 def test_the_docstring_examples_of_a_detector_pass(detector_class):
@@ -124,47 +129,55 @@ def test_the_docstring_examples_of_a_detector_pass(detector_class):
     assert failed == 0
 
 
-def test_a_detector_raises_no_alarm_on_three_stable_days(detector_class):
+def test_a_detector_raises_no_alarm_on_three_stable_days(case):
     # The false-alarm budget is one per 30 days in expectation, so three days stay quiet with
     # probability of at least 90% over seeds; any one seed is therefore a fair trial.
-    rng = np.random.default_rng(20260105)
+    detector_class, kind = case
     detector = detector_class()
+    windows = stream(kind, [False] * buckets(kind, THREE_DAYS), np.random.default_rng(20260105))
 
-    alarms = feed(detector, buckets([STABLE_ERROR_RATE] * THREE_DAYS, rng))
+    alarms = feed(detector, windows)
 
     assert not any(alarms), f"false alarm after {alarms.index(True) + 1} buckets"
 
 
-def test_a_detector_alarms_within_five_buckets_of_half_the_calls_failing(detector_class):
-    rng = np.random.default_rng(7)
+def test_a_detector_alarms_within_five_buckets_of_an_obvious_fault(case):
+    detector_class, kind = case
     detector = detector_class()
-    rates = [STABLE_ERROR_RATE] * TWO_HOURS + [OUTAGE_ERROR_RATE] * 5
+    quiet = buckets(kind, TWO_HOURS) if kind is not SignalKind.TEXT else 48
+    windows = stream(kind, [False] * quiet + [True] * 5, np.random.default_rng(7))
 
-    alarms = feed(detector, buckets(rates, rng))
+    alarms = feed(detector, windows)
 
-    assert not any(alarms[:TWO_HOURS])
-    assert any(alarms[TWO_HOURS:])
+    assert not any(alarms[:quiet])
+    assert any(alarms[quiet:])
+    assert detector.drift_detected
+    assert detector.level is not None
+    assert set(EVIDENCE_KEYS) <= set(detector.evidence)
+    json.dumps(detector.evidence)
 
 
-@pytest.mark.parametrize("split", [100, TWO_HOURS + 10], ids=["while quiet", "while alarmed"])
-def test_a_detector_restored_from_its_state_behaves_like_the_original(detector_class, split):
-    rng = np.random.default_rng(11)
-    rates = (
-        [STABLE_ERROR_RATE] * TWO_HOURS
-        + [OUTAGE_ERROR_RATE] * 30
-        + [STABLE_ERROR_RATE] * 60
-        + [OUTAGE_ERROR_RATE] * 10
-    )
-    stream = buckets(rates, rng)
+def _fault_pattern(kind: SignalKind) -> list[bool]:
+    quiet = buckets(kind, TWO_HOURS) if kind is not SignalKind.TEXT else 48
+    return [False] * quiet + [True] * 30 + [False] * 60 + [True] * 10
+
+
+@pytest.mark.parametrize("at", ["while quiet", "while alarmed"])
+def test_a_detector_restored_from_its_state_behaves_like_the_original(case, at):
+    detector_class, kind = case
+    pattern = _fault_pattern(kind)
+    windows = stream(kind, pattern, np.random.default_rng(11))
+    split = pattern.index(True) // 2 if at == "while quiet" else pattern.index(True) + 10
     original = detector_class()
-    feed(original, stream[:split])
+    feed(original, windows[:split])
 
-    state = original.to_state()
     restored = detector_class()
-    restored.load_state(json.loads(json.dumps(state)))
+    restored.load_state(json.loads(json.dumps(original.to_state())))
 
     assert restored.drift_detected == original.drift_detected
-    for x in stream[split:]:
+    if at == "while alarmed":
+        assert original.drift_detected
+    for x in windows[split:]:
         original.update(x)
         restored.update(x)
         assert restored.drift_detected == original.drift_detected, x.start
@@ -172,12 +185,13 @@ def test_a_detector_restored_from_its_state_behaves_like_the_original(detector_c
     assert restored.to_state() == json.loads(json.dumps(original.to_state()))
 
 
-def test_the_state_of_a_detector_is_json_serialisable_at_every_step(detector_class):
-    rng = np.random.default_rng(3)
+def test_the_state_of_a_detector_is_json_serialisable_at_every_step(case):
+    detector_class, kind = case
     detector = detector_class()
-    rates = [STABLE_ERROR_RATE] * TWO_HOURS + [OUTAGE_ERROR_RATE] * 20
+    quiet = buckets(kind, TWO_HOURS) if kind is not SignalKind.TEXT else 48
+    windows = stream(kind, [False] * quiet + [True] * 20, np.random.default_rng(3))
 
-    for x in buckets(rates, rng):
+    for x in windows:
         detector.update(x)
         json.dumps(detector.to_state())
         json.dumps(detector.evidence)
@@ -185,23 +199,17 @@ def test_the_state_of_a_detector_is_json_serialisable_at_every_step(detector_cla
     assert detector.drift_detected  # the loop above did cover an alarmed state
 
 
-def test_a_cleared_alarm_is_forgotten_and_raised_again_if_the_fault_goes_on(detector_class):
+def test_a_cleared_alarm_is_forgotten_and_raised_again_if_the_fault_goes_on(case):
+    detector_class, kind = case
     detector = detector_class()
     rng = np.random.default_rng(41)
-    feed(detector, buckets([STABLE_ERROR_RATE] * TWO_HOURS, rng))
-    outage_start = T0 + TWO_HOURS * BUCKET
-    feed(detector, buckets([OUTAGE_ERROR_RATE] * 5, rng, start=outage_start))
+    quiet = buckets(kind, TWO_HOURS) if kind is not SignalKind.TEXT else 48
+    feed(detector, stream(kind, [False] * quiet + [True] * 5, rng))
     assert detector.drift_detected
-    assert detector.level is not None
-    assert detector.level > 0.3
 
     detector.clear()
     assert not detector.drift_detected
     assert detector.evidence == {}
-    alarms = feed(detector, buckets([OUTAGE_ERROR_RATE] * 10, rng, start=outage_start + 5 * BUCKET))
+    later = T0 + (quiet + 5) * STREAMS[kind].bucket
+    alarms = feed(detector, stream(kind, [True] * 10, rng, start=later))
     assert any(alarms)
-
-
-def test_a_detector_has_no_level_without_data(detector_class):
-    assert detector_class().level is None
-    assert detector_class().history_s > 0

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from scipy.stats import hypergeom
 
-from fireline.detect.base import ErrorCounts
+from fireline.detect.base import rate_window
 from fireline.detect.error_rate import ErrorRateDetector
 
 T0 = datetime(2026, 1, 5, tzinfo=UTC)
@@ -35,7 +35,7 @@ class Stream:
         alarms = []
         for _ in range(times):
             start, self.next_start = self.next_start, self.next_start + self.step
-            self.detector.update(ErrorCounts(start, self.next_start, calls, errors))
+            self.detector.update(rate_window(start, self.next_start, calls, errors))
             alarms.append(self.detector.drift_detected)
         return alarms
 

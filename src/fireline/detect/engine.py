@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from fireline.detect.base import Detector, ErrorCounts
+from fireline.detect.base import Detector, rate_window
 from fireline.detect.error_rate import ErrorRateDetector
 from fireline.domain.alert import Alert, DetectionEvent, Level, Recovery
 from fireline.store.state import StateTx
@@ -118,7 +118,7 @@ class DetectionEngine:
             bucket_end = bucket_start + step
             calls, errors = counts.get((feature, bucket_start), (0, 0))
             was_alarmed = detector.drift_detected
-            detector.update(ErrorCounts(bucket_start, bucket_end, calls, errors))
+            detector.update(rate_window(bucket_start, bucket_end, calls, errors))
             if detector.drift_detected and not was_alarmed:
                 events.append(self._alert(feature, detector, bucket_end))
             elif was_alarmed and not detector.drift_detected:

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 import numpy as np
 from scipy.stats import fisher_exact
 
-from fireline.detect.base import DEFAULT_FALSE_ALARMS_PER_30_DAYS, ErrorCounts
+from fireline.detect.base import (
+    DEFAULT_FALSE_ALARMS_PER_30_DAYS,
+    Direction,
+    SignalKind,
+    Window,
+)
 from fireline.domain.incident import IncidentType
 
 _SECONDS_PER_30_DAYS = 30 * 86_400
@@ -33,20 +39,22 @@ class ErrorRateDetector:
     holds enough calls, up to `max_recovery_s` (default six times `recovery_s`).
 
     >>> from datetime import datetime, timedelta, UTC
+    >>> from fireline.detect.base import rate_window
     >>> detector = ErrorRateDetector()
     >>> t0 = datetime(2026, 1, 1, tzinfo=UTC)
     >>> minute = timedelta(minutes=1)
     >>> for i in range(80):  # an hour and more at 1% errors
-    ...     detector.update(ErrorCounts(t0 + i * minute, t0 + (i + 1) * minute, 200, 2))
+    ...     detector.update(rate_window(t0 + i * minute, t0 + (i + 1) * minute, 200, 2))
     >>> detector.drift_detected
     False
     >>> for i in range(80, 82):  # the provider starts failing half the calls
-    ...     detector.update(ErrorCounts(t0 + i * minute, t0 + (i + 1) * minute, 200, 100))
+    ...     detector.update(rate_window(t0 + i * minute, t0 + (i + 1) * minute, 200, 100))
     >>> detector.drift_detected
     True
     """
 
     name: ClassVar[str] = "error_rate"
+    kinds: ClassVar[frozenset[SignalKind]] = frozenset({SignalKind.RATE})
     signal: ClassVar[str] = "error_rate"
     incident_type: ClassVar[IncidentType] = IncidentType.AVAILABILITY
 
@@ -92,6 +100,7 @@ class ErrorRateDetector:
         self._baseline: deque[tuple[str, int, int]] = deque(maxlen=baseline_s // bucket_s)
         self._alarmed = False
         self._evidence: dict[str, Any] = {}
+        self.direction = Direction.UP
 
     @property
     def alpha(self) -> float:
@@ -117,8 +126,8 @@ class ErrorRateDetector:
         calls, errors = _sum(list(self._recent)[-(self.window_s // self.bucket_s) :])
         return errors / calls if calls >= self.min_calls else None
 
-    def update(self, x: ErrorCounts) -> None:
-        self._recent.append((x.end.isoformat(), x.calls, x.errors))
+    def update(self, x: Window) -> None:
+        self._recent.append((x.end.isoformat(), x.n, round(x.total)))
         # While alarmed, recent buckets are kept longer (they may be needed to see recovery)
         # and those that fall out are dropped: the fault must never enter the baseline.
         longest_recovery = self.max_recovery_s or 6 * self.recovery_s
@@ -176,6 +185,16 @@ class ErrorRateDetector:
                 "p_value": p_value,
                 "alpha": self.alpha,
                 "test": "one-sided Fisher exact test",
+                "baseline": base_rate,
+                "current": rate,
+                "latest": latest_errors / latest_calls if latest_calls else rate,
+                "latest_n": latest_calls,
+                "n": calls,
+                "direction": "up",
+                # The test's statistic on the scale of a CUSUM's: -log(p) against -log(alpha).
+                "statistic": -math.log(max(p_value, 1e-300)),
+                "threshold": -math.log(self.alpha),
+                "window_start": (now - timedelta(seconds=self.window_s)).isoformat(),
             }
 
     def _check_recovery(self, now: datetime) -> None:
