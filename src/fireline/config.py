@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fireline.detect.config import Detection
 from fireline.errors import ConfigError
 
 CONFIG_FILE_NAME = "fireline.yaml"
@@ -64,6 +65,7 @@ class Config(_Section):
 
     ingest: Ingest = Field(default_factory=Ingest)
     alertmanager: Alertmanager = Field(default_factory=Alertmanager)
+    detection: Detection = Field(default_factory=Detection)
 
 
 def load_config(path: Path) -> Config:

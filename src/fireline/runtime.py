@@ -116,7 +116,9 @@ class Fireline:
 
     @cached_property
     def engine(self) -> DetectionEngine:
-        return DetectionEngine(self.telemetry, lateness_s=self._lateness_s)
+        return DetectionEngine(
+            self.telemetry, settings=self.config.detection, lateness_s=self._lateness_s
+        )
 
     def tick(self) -> TickResult:
         """Run detection up to the clock's now and respond to what it found, in one transaction."""

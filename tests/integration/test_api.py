@@ -175,7 +175,7 @@ def test_an_outage_sent_over_http_shows_up_as_an_incident_and_a_kill_switch(
     detail = client.get(f"/api/incidents/{incidents[0]['id']}").json()
     assert [e["kind"] for e in detail["timeline"]] == ["detected", "triaged", "guard_set"]
     assert detail["alerts"][0]["evidence"]["error_types"] == {
-        "unknown": detail["alerts"][0]["evidence"]["errors"]
+        "unknown": detail["alerts"][0]["evidence"]["total"]
     }
     guard = client.get("/api/guards/support-bot").json()
     assert guard["level"] == 4

@@ -94,7 +94,8 @@ def test_an_outage_opens_a_contained_incident_and_recovery_resolves_it(
         app.tick()
     assert app.list_incidents(open_only=True) != []
     for _ in range(15):
-        send_minute(app, clock, rng, 0.0, calls=10)
+        # Probe calls only while the kill switch is on; all traffic once it is lifted.
+        send_minute(app, clock, rng, 0.0, calls=120 if app.guard("support-bot").enabled else 10)
         app.tick()
     [resolved] = app.list_incidents()
     assert resolved.state is IncidentState.RESOLVED

@@ -25,6 +25,12 @@ class KindStreams:
     bucket: timedelta
     stable: Callable[[np.random.Generator, datetime, datetime], Window]
     fault: Callable[[np.random.Generator, datetime, datetime], Window]
+    #: How long a stream stays stable before a fault, long enough to learn a baseline.
+    quiet: timedelta = timedelta(hours=2)
+
+    @property
+    def quiet_buckets(self) -> int:
+        return int(self.quiet / self.bucket)
 
 
 def _rate(error_rate: float) -> Callable[[np.random.Generator, datetime, datetime], Window]:
@@ -107,8 +113,12 @@ def _texts(corpus: list[str]) -> Callable[[np.random.Generator, datetime, dateti
 STREAMS: dict[SignalKind, KindStreams] = {
     SignalKind.RATE: KindStreams(timedelta(minutes=1), _rate(0.01), _rate(0.5)),
     SignalKind.MEAN: KindStreams(timedelta(minutes=1), _latency(800.0), _latency(2_400.0)),
+    # Counts follow the day, so their detectors wait for two whole days of history.
     SignalKind.COUNT: KindStreams(
-        timedelta(minutes=1), _volume(CALLS_PER_BUCKET), _volume(3 * CALLS_PER_BUCKET)
+        timedelta(minutes=1),
+        _volume(CALLS_PER_BUCKET),
+        _volume(3 * CALLS_PER_BUCKET),
+        quiet=timedelta(days=2, hours=2),
     ),
     SignalKind.NUMERIC: KindStreams(timedelta(minutes=1), _lengths(300.0), _lengths(900.0)),
     SignalKind.CATEGORICAL: KindStreams(
@@ -117,7 +127,9 @@ STREAMS: dict[SignalKind, KindStreams] = {
         _finish_reasons({"stop": 0.4, "length": 0.1, "content_filter": 0.5}),
     ),
     SignalKind.LEVEL: KindStreams(timedelta(minutes=1), _p99(0.5), _p99(3.0)),
-    SignalKind.TEXT: KindStreams(timedelta(hours=1), _texts(_BILLING), _texts(_GARDENING)),
+    SignalKind.TEXT: KindStreams(
+        timedelta(hours=1), _texts(_BILLING), _texts(_GARDENING), quiet=timedelta(hours=48)
+    ),
 }
 
 

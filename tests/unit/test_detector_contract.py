@@ -23,7 +23,6 @@ from tests.unit.detector_streams import STREAMS, T0, stream
 CLASS_ATTRIBUTES = ("name", "kinds")
 METHODS = ("update", "to_state", "load_state", "clear")
 THREE_DAYS = timedelta(days=3)
-TWO_HOURS = timedelta(hours=2)
 
 
 def follows_the_detector_protocol(obj) -> bool:
@@ -144,7 +143,7 @@ def test_a_detector_raises_no_alarm_on_three_stable_days(case):
 def test_a_detector_alarms_within_five_buckets_of_an_obvious_fault(case):
     detector_class, kind = case
     detector = detector_class()
-    quiet = buckets(kind, TWO_HOURS) if kind is not SignalKind.TEXT else 48
+    quiet = STREAMS[kind].quiet_buckets
     windows = stream(kind, [False] * quiet + [True] * 5, np.random.default_rng(7))
 
     alarms = feed(detector, windows)
@@ -158,7 +157,7 @@ def test_a_detector_alarms_within_five_buckets_of_an_obvious_fault(case):
 
 
 def _fault_pattern(kind: SignalKind) -> list[bool]:
-    quiet = buckets(kind, TWO_HOURS) if kind is not SignalKind.TEXT else 48
+    quiet = STREAMS[kind].quiet_buckets
     return [False] * quiet + [True] * 30 + [False] * 60 + [True] * 10
 
 
@@ -188,7 +187,7 @@ def test_a_detector_restored_from_its_state_behaves_like_the_original(case, at):
 def test_the_state_of_a_detector_is_json_serialisable_at_every_step(case):
     detector_class, kind = case
     detector = detector_class()
-    quiet = buckets(kind, TWO_HOURS) if kind is not SignalKind.TEXT else 48
+    quiet = STREAMS[kind].quiet_buckets
     windows = stream(kind, [False] * quiet + [True] * 20, np.random.default_rng(3))
 
     for x in windows:
@@ -203,7 +202,7 @@ def test_a_cleared_alarm_is_forgotten_and_raised_again_if_the_fault_goes_on(case
     detector_class, kind = case
     detector = detector_class()
     rng = np.random.default_rng(41)
-    quiet = buckets(kind, TWO_HOURS) if kind is not SignalKind.TEXT else 48
+    quiet = STREAMS[kind].quiet_buckets
     feed(detector, stream(kind, [False] * quiet + [True] * 5, rng))
     assert detector.drift_detected
 

@@ -95,6 +95,12 @@ class HourlyBaseline:
         self._hours[hour] = self._hours.get(hour, Sums()) + sums
         self._profile = None
 
+    def span_s(self) -> float:
+        """Seconds from the oldest hour learned to the newest bucket offered."""
+        if not self._hours or not self._pending:
+            return 0.0
+        return self._pending[-1][0] - min(self._hours) * _HOUR
+
     def total(self) -> Sums:
         found = Sums()
         for sums in self._hours.values():

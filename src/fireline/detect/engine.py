@@ -1,21 +1,35 @@
-"""The detection engine: feeds detectors every bucket of event time closed since the last tick."""
+"""The detection engine: every closed bucket of event time, through every watched series.
+
+A series is one signal of one feature, for the whole feature or one segment (model version,
+tenant, ...). Each tick reads only the buckets that closed since the last one, aggregated in
+the telemetry store, and feeds them to the series' detectors; detector states are kept per
+feature in the state store, in the caller's transaction, so a restart neither loses nor
+re-fires an alert.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from fireline.detect.base import Detector, rate_window
-from fireline.detect.error_rate import ErrorRateDetector
+from fireline.detect.base import Detector, SignalKind, Window
+from fireline.detect.catalog import Signal, signal_named
+from fireline.detect.config import Detection
+from fireline.detect.registry import detector_class, detector_classes
+from fireline.detect.signals import WHOLE, Series, SeriesKey, SignalReader
 from fireline.domain.alert import Alert, DetectionEvent, Level, Recovery
+from fireline.domain.guard import ContainmentLevel
 from fireline.store.state import StateTx
 from fireline.store.telemetry import TelemetryStore
 
 _WATERMARK = "detect/watermark"
-_DETECTOR_PREFIX = "detect/detector/"
-
-Counts = dict[tuple[str, datetime], tuple[int, int]]
+_FEATURE_PREFIX = "detect/feature/"
+#: Kinds whose empty buckets mean something (no calls, no errors) and are fed as such.
+_TIMED = frozenset({SignalKind.RATE, SignalKind.MEAN, SignalKind.COUNT, SignalKind.LEVEL})
+_TEXT_SAMPLES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +40,7 @@ class TickResult:
     buckets: int = 0
     events: list[DetectionEvent] = field(default_factory=list)
     levels: list[Level] = field(default_factory=list)
+    series: int = 0
 
     @property
     def alerts(self) -> list[Alert]:
@@ -36,95 +51,288 @@ class TickResult:
         return [event for event in self.events if isinstance(event, Recovery)]
 
 
+@dataclass(slots=True)
+class _Watch:
+    """One detector on one series, and the last bucket that series had data."""
+
+    key: SeriesKey
+    signal: Signal
+    detector: Detector
+    seen: float
+
+    @property
+    def state_key(self) -> str:
+        return f"{self.key.signal}|{self.key.segment}|{self.detector.name}"
+
+
 class DetectionEngine:
-    """Runs one detector per feature over closed buckets of event time.
+    """Runs the configured detectors over every series, one closed bucket at a time.
 
     A bucket [t, t + bucket_s) is evaluated once `now - lateness_s` has passed its end, so calls
-    that arrive up to `lateness_s` late still count. Detector states and the watermark live in
-    the state store, are read at the start of every tick (another process may have closed an
-    alarm) and saved in the caller's transaction with the incidents they cause.
+    that arrive up to `lateness_s` late still count. A feature seen for the first time is warmed
+    up on up to `warmup_s` of the history already stored for it.
     """
 
     def __init__(
         self,
         telemetry: TelemetryStore,
         *,
-        make_detector: Callable[[], Detector] = ErrorRateDetector,
+        settings: Detection | None = None,
         lateness_s: int = 0,
     ) -> None:
-        self._telemetry = telemetry
-        self._make_detector = make_detector
+        self.settings = settings or Detection()
         self.lateness_s = lateness_s
-        prototype = make_detector()
-        self.detector_name = prototype.name
-        self.bucket_s = prototype.bucket_s
-        self._history_s = prototype.history_s
+        self.bucket_s = self.settings.bucket_s
+        self._reader = SignalReader(telemetry, self.settings)
+
+    # -- ticking ---------------------------------------------------------------------------
 
     def tick(self, now: datetime, tx: StateTx) -> TickResult:
-        """Evaluate every bucket that closed since the last tick, up to `now - lateness_s`.
-
-        A feature seen for the first time is warmed up on the history already stored for it,
-        so an app that starts by sending its recent past is judged against that past.
-        """
+        """Evaluate every bucket that closed since the last tick, up to `now - lateness_s`."""
         watermark = self.watermark(tx)
         end = self._bucket_floor(now - timedelta(seconds=self.lateness_s))
         if watermark is not None:
             end = max(end, watermark)  # event time never runs backwards
-        horizon = end - timedelta(seconds=self._history_s)
-        # A gap longer than any detector remembers is not replayed.
+        horizon = end - timedelta(seconds=self.settings.warmup_s)
+        # A gap longer than the warm-up is not replayed.
         start = max(watermark, horizon) if watermark is not None else horizon
-        # Counting the whole horizon (not only since the watermark) finds features whose
-        # first calls arrived late, and gives them their history.
-        counts = self._counts(horizon, end)
-        detectors = self._load_detectors(tx)
-        new = {feature for feature, _ in counts if feature not in detectors}
-        if start == end and not new:
+        if start >= end:
             return TickResult(watermark=end)
-        for feature in sorted(new):
-            detectors[feature] = self._make_detector()
-        for feature, detector in detectors.items():
-            if detector.drift_detected and tx.open_alert(detector.name, feature) is None:
-                detector.clear()  # a person resolved the incident; judge afresh
+        text = self._text_wanted()
+        series = self._reader.read(start, end, text_samples=text)
+        watches = self._load(tx)
+        new = sorted({key.feature for key in series} - set(watches))
+        if new and horizon < start:
+            history = self._reader.read(horizon, start, text_samples=text)
+            for key, windows in history.items():
+                if key.feature in new:
+                    series[key] = {**windows, **series.get(key, {})}
+        self._watch_new_series(series, watches, start)
+        # A new feature is judged from its first call on, not from an empty past.
+        firsts: dict[str, datetime] = {}
+        for key, windows in series.items():
+            if key.feature in new and windows:
+                firsts[key.feature] = min(firsts.get(key.feature, end), min(windows))
 
         events: list[DetectionEvent] = []
-        for feature, detector in detectors.items():
-            first = horizon if feature in new else start
-            events.extend(self._feed(feature, detector, counts, first, end))
-        levels = [
-            Level(detector.name, feature, detector.signal, end, level)
-            for feature, detector in detectors.items()
-            if detector.drift_detected and (level := detector.level) is not None
-        ]
-
-        active = {feature for feature, _ in counts}
-        for feature, detector in detectors.items():
-            key = self._key(feature)
-            if feature in active or detector.drift_detected:
-                tx.save_state(key, detector.to_state(), now=now)
-            else:
-                tx.delete_state(key)  # idle for longer than it remembers: nothing to keep
+        levels: list[Level] = []
+        for feature, feature_watches in watches.items():
+            still_open = {
+                (a.detector, a.signal, tuple(sorted(a.segment.items())))
+                for a in tx.open_alerts(feature)
+            }
+            # With the feature switched off, its traffic falls because fireline said so.
+            switched_off = tx.get_guard(feature).level >= ContainmentLevel.FEATURE_DISABLED
+            for watch in feature_watches.values():
+                if switched_off and watch.key.signal == "volume":
+                    continue
+                opened = (
+                    watch.detector.name,
+                    watch.key.signal,
+                    tuple(sorted(watch.key.segment_dict.items())),
+                )
+                if watch.detector.drift_detected and opened not in still_open:
+                    watch.detector.clear()  # a person resolved the incident; judge afresh
+                first = firsts.get(feature, start) if feature in new else start
+                events.extend(self._feed(watch, series.get(watch.key, {}), first, end))
+                level = watch.detector.level if watch.detector.drift_detected else None
+                if level is not None:
+                    value = watch.signal.natural(level)
+                    assert value is not None
+                    levels.append(
+                        Level(
+                            watch.detector.name,
+                            feature,
+                            watch.key.signal,
+                            end,
+                            value,
+                            watch.key.segment_dict,
+                        )
+                    )
+        self._save(tx, watches, end, now)
         tx.save_state(_WATERMARK, end.isoformat(), now=now)
-        events.sort(key=lambda event: (event.at, event.feature))
+        # At one instant: the whole feature before its segments, so an incident opens on the
+        # broadest evidence and the segments join it.
+        events.sort(key=lambda e: (e.at, e.feature, bool(e.segment), e.signal or "", e.detector))
         buckets = int((end - start) / timedelta(seconds=self.bucket_s))
-        return TickResult(end, buckets, events, levels)
+        count = sum(len(w) for w in watches.values())
+        return TickResult(end, buckets, events, levels, count)
 
     def _feed(
-        self, feature: str, detector: Detector, counts: Counts, start: datetime, end: datetime
+        self, watch: _Watch, windows: dict[datetime, Window], start: datetime, end: datetime
     ) -> list[DetectionEvent]:
         events: list[DetectionEvent] = []
-        step = timedelta(seconds=self.bucket_s)
-        bucket_start = start
-        while bucket_start < end:
-            bucket_end = bucket_start + step
-            calls, errors = counts.get((feature, bucket_start), (0, 0))
-            was_alarmed = detector.drift_detected
-            detector.update(rate_window(bucket_start, bucket_end, calls, errors))
-            if detector.drift_detected and not was_alarmed:
-                events.append(self._alert(feature, detector, bucket_end))
-            elif was_alarmed and not detector.drift_detected:
-                events.append(Recovery(detector.name, feature, bucket_end, detector.evidence))
-            bucket_start = bucket_end
+        detector, step = watch.detector, timedelta(seconds=self.bucket_s)
+        timed = watch.signal.kind in _TIMED
+        bucket = start
+        while bucket < end:
+            window = windows.get(bucket)
+            if window is None and timed:
+                window = Window(bucket, bucket + step)
+            if window is not None:
+                if window.n:
+                    watch.seen = max(watch.seen, window.end.timestamp())
+                was_alarmed = detector.drift_detected
+                detector.update(window)
+                if detector.drift_detected and not was_alarmed:
+                    events.append(self._alert(watch, window.end))
+                elif was_alarmed and not detector.drift_detected:
+                    events.append(self._recovery(watch, window.end))
+            bucket += step
         return events
+
+    # -- watches ---------------------------------------------------------------------------
+
+    def _watch_new_series(
+        self, series: Series, watches: dict[str, dict[str, _Watch]], start: datetime
+    ) -> None:
+        """Start watching series seen for the first time, the busiest segments first."""
+        volume: dict[SeriesKey, float] = defaultdict(float)
+        for key, windows in series.items():
+            if key.signal == "volume":
+                volume[key] = sum(w.total for w in windows.values())
+        per_dimension: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for feature_watches in watches.values():
+            for watch in feature_watches.values():
+                if watch.key.segment:
+                    dimension = watch.key.segment.partition("=")[0]
+                    per_dimension[(watch.key.feature, dimension)].add(watch.key.segment)
+        order = sorted(
+            series,
+            key=lambda k: (
+                k.feature,
+                k.segment != WHOLE,
+                -volume.get(SeriesKey(k.feature, "volume", k.segment), 0.0),
+                k.segment,
+                k.signal,
+            ),
+        )
+        values: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for key in volume:
+            if key.segment:
+                values[(key.feature, key.segment.partition("=")[0])].add(key.segment)
+        for key in order:
+            signal = signal_named(key.signal)
+            if signal is None:
+                continue
+            if key.segment and not self._distinct(key, values, volume):
+                continue
+            if key.segment:
+                taken = per_dimension[(key.feature, key.segment.partition("=")[0])]
+                if key.segment not in taken:
+                    if len(taken) >= self.settings.max_segment_values:
+                        continue
+                    taken.add(key.segment)
+            feature_watches = watches.setdefault(key.feature, {})
+            for detector in self._detectors_for(key, signal):
+                state_key = f"{key.signal}|{key.segment}|{detector.name}"
+                if state_key not in feature_watches:
+                    feature_watches[state_key] = _Watch(key, signal, detector, start.timestamp())
+
+    @staticmethod
+    def _distinct(
+        key: SeriesKey,
+        values: dict[tuple[str, str], set[str]],
+        volume: dict[SeriesKey, float],
+    ) -> bool:
+        """Whether a segment differs from its whole feature: a dimension with one value that
+        carries all the traffic would only repeat the feature's alerts."""
+        dimension = key.segment.partition("=")[0]
+        seen = values.get((key.feature, dimension), set())
+        if len(seen) != 1:
+            return True
+        whole = volume.get(SeriesKey(key.feature, "volume"), 0.0)
+        return volume.get(SeriesKey(key.feature, "volume", key.segment), 0.0) < whole
+
+    def _detectors_for(self, key: SeriesKey, signal: Signal) -> list[Detector]:
+        settings = self.settings.settings_for(key.feature, key.signal)
+        enabled = settings.enabled if settings.enabled is not None else not signal.opt_in
+        if settings.budget is not None and settings.enabled is None:
+            enabled = True  # naming a budget switches its signal on
+        per_segment = settings.per_segment if settings.per_segment is not None else True
+        if not enabled or (key.segment and not (signal.per_segment and per_segment)):
+            return []
+        names = settings.detectors or signal.detectors
+        found: list[Detector] = []
+        for name in names:
+            params: dict[str, Any] = {
+                "direction": settings.direction or signal.direction,
+                "false_alarms_per_30_days": settings.false_alarms_per_30_days
+                or self.settings.budget_for(key.feature),
+            }
+            if name == "budget":
+                if settings.budget is None:
+                    continue
+                params["limit"] = settings.budget
+                if params["direction"] == "both":
+                    params["direction"] = signal.direction if signal.direction != "both" else "up"
+            if settings.detectors is None and name not in detector_classes():
+                continue  # a default from an optional part that is not installed
+            cls = detector_class(name, signal.kind)
+            accepted = inspect.signature(cls).parameters
+            params = {k: v for k, v in params.items() if k in accepted}
+            params.update(settings.params.get(name, {}))
+            found.append(cls(**params))
+        return found
+
+    def _text_wanted(self) -> int:
+        settings = self.settings.settings_for("", "input_text")
+        wanted = bool(settings.enabled) or any(
+            bool(f.signals.get("input_text") and f.signals["input_text"].enabled)
+            for f in self.settings.features.values()
+        )
+        return _TEXT_SAMPLES if wanted else 0
+
+    # -- events ----------------------------------------------------------------------------
+
+    def _alert(self, watch: _Watch, at: datetime) -> Alert:
+        detector, signal, key = watch.detector, watch.signal, watch.key
+        evidence = detector.evidence
+        window_start = _parse(evidence.get("window_start"), at)
+        baseline = signal.natural(_float(evidence.get("baseline")))
+        current = signal.natural(_float(evidence.get("current")))
+        evidence.update(
+            {
+                "signal": key.signal,
+                "signal_description": signal.description,
+                "segment": key.segment_dict,
+                "baseline_value": baseline,
+                "current_value": current,
+                "latest_value": signal.natural(_float(evidence.get("latest"))),
+                "sample_call_ids": self._reader.sample_call_ids(key, window_start, at),
+            }
+        )
+        if key.signal == "error_rate":
+            evidence["error_types"] = self._reader.error_types(key, window_start, at)
+        return Alert(
+            detector=detector.name,
+            feature=key.feature,
+            signal=key.signal,
+            incident_type=signal.incident_type,
+            fired_at=at,
+            window_start=window_start,
+            window_end=at,
+            baseline_value=baseline if baseline is not None else 0.0,
+            current_value=current if current is not None else 0.0,
+            p_value=float(evidence.get("p_value", 0.0)),
+            evidence=evidence,
+            segment=key.segment_dict,
+        )
+
+    def _recovery(self, watch: _Watch, at: datetime) -> Recovery:
+        evidence = watch.detector.evidence
+        evidence["current_value"] = watch.signal.natural(_float(evidence.get("current")))
+        evidence["baseline_value"] = watch.signal.natural(_float(evidence.get("baseline")))
+        return Recovery(
+            watch.detector.name,
+            watch.key.feature,
+            at,
+            evidence,
+            signal=watch.key.signal,
+            segment=watch.key.segment_dict,
+        )
+
+    # -- state -----------------------------------------------------------------------------
 
     @staticmethod
     def watermark(tx: StateTx) -> datetime | None:
@@ -132,45 +340,52 @@ class DetectionEngine:
         stored = tx.load_state(_WATERMARK)
         return datetime.fromisoformat(stored) if stored else None
 
-    def _key(self, feature: str) -> str:
-        return f"{_DETECTOR_PREFIX}{self.detector_name}/{feature}"
+    def _load(self, tx: StateTx) -> dict[str, dict[str, _Watch]]:
+        watches: dict[str, dict[str, _Watch]] = {}
+        for name, stored in tx.load_states(_FEATURE_PREFIX).items():
+            feature = name.removeprefix(_FEATURE_PREFIX)
+            found: dict[str, _Watch] = {}
+            for state_key, item in stored.items():
+                signal_name, segment, detector_name = state_key.split("|")
+                signal = signal_named(signal_name)
+                if signal is None:
+                    continue
+                key = SeriesKey(feature, signal_name, segment)
+                made = [d for d in self._detectors_for(key, signal) if d.name == detector_name]
+                if not made:
+                    continue  # the configuration no longer watches it
+                made[0].load_state(item["state"])
+                found[state_key] = _Watch(key, signal, made[0], float(item["seen"]))
+            watches[feature] = found
+        return watches
 
-    def _load_detectors(self, tx: StateTx) -> dict[str, Detector]:
-        prefix = f"{_DETECTOR_PREFIX}{self.detector_name}/"
-        detectors: dict[str, Detector] = {}
-        for name, state in tx.load_states(prefix).items():
-            detector = self._make_detector()
-            detector.load_state(state)
-            detectors[name.removeprefix(prefix)] = detector
-        return detectors
-
-    def _counts(self, start: datetime, end: datetime) -> Counts:
-        return {
-            (bucket.feature, bucket.start): (bucket.calls, bucket.errors)
-            for bucket in self._telemetry.error_buckets(start, end, self.bucket_s)
-        }
-
-    def _alert(self, feature: str, detector: Detector, at: datetime) -> Alert:
-        evidence = detector.evidence
-        window_start = at - timedelta(seconds=detector.window_s)
-        evidence["error_types"] = self._telemetry.error_types(feature, window_start, at)
-        evidence["sample_failed_call_ids"] = self._telemetry.sample_call_ids(
-            feature, window_start, at, failed=True
-        )
-        return Alert(
-            detector=detector.name,
-            feature=feature,
-            signal=detector.signal,
-            incident_type=detector.incident_type,
-            fired_at=at,
-            window_start=window_start,
-            window_end=at,
-            baseline_value=float(evidence["baseline_error_rate"]),
-            current_value=float(evidence["error_rate"]),
-            p_value=float(evidence["p_value"]),
-            evidence=evidence,
-        )
+    def _save(
+        self, tx: StateTx, watches: dict[str, dict[str, _Watch]], end: datetime, now: datetime
+    ) -> None:
+        for feature, feature_watches in watches.items():
+            kept = {
+                state_key: {"state": watch.detector.to_state(), "seen": watch.seen}
+                for state_key, watch in feature_watches.items()
+                # Idle for longer than it remembers: nothing to keep.
+                if watch.detector.drift_detected
+                or end.timestamp() - watch.seen <= watch.detector.history_s
+            }
+            if kept:
+                tx.save_state(_FEATURE_PREFIX + feature, kept, now=now)
+            else:
+                tx.delete_state(_FEATURE_PREFIX + feature)
 
     def _bucket_floor(self, when: datetime) -> datetime:
         seconds = int(when.timestamp()) // self.bucket_s * self.bucket_s
         return datetime.fromtimestamp(seconds, UTC)
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _parse(value: Any, default: datetime) -> datetime:
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return default

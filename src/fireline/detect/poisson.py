@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import ClassVar
 
 from scipy import stats
@@ -19,11 +20,12 @@ class PoissonCusum(CusumDetector):
     traffic has a daily cycle), with the log-likelihood ratio divided by the baseline's
     dispersion (variance over mean, at least 1): real traffic is burstier than Poisson, and
     this quasi-likelihood keeps bursts from paging. A fall by `shift` is watched too unless
-    `direction` is UP. An alarm needs `min_n` buckets.
+    `direction` is UP. An alarm needs `min_n` buckets, and nothing is judged before the
+    baseline spans `min_history_s` (two days: enough to learn the daily cycle).
 
     >>> from datetime import datetime, timedelta, UTC
     >>> from fireline.detect.base import Window
-    >>> detector = PoissonCusum()
+    >>> detector = PoissonCusum(min_history_s=3_600)
     >>> t0, minute = datetime(2026, 1, 1, tzinfo=UTC), timedelta(minutes=1)
     >>> for i in range(120):  # two hours of 100 calls a minute, give or take
     ...     count = 100 + (i * 37) % 21 - 10
@@ -55,9 +57,11 @@ class PoissonCusum(CusumDetector):
         min_baseline_n: int = 30,
         min_n: int = 1,
         recovery_p: float = 0.05,
+        min_history_s: int = 2 * 86_400,
     ) -> None:
         if any(shift <= 1 for shift in shifts):
             raise ValueError("shifts are ratios of counts and must be above 1")
+        self.min_history_s = min_history_s
         super().__init__(
             direction=direction,
             shifts=shifts,
@@ -72,6 +76,13 @@ class PoissonCusum(CusumDetector):
             min_n=min_n,
             recovery_p=recovery_p,
         )
+
+    def _null_for(self, when: datetime) -> Null | None:
+        # Traffic follows the day: until two whole days are known, a morning ramp would look
+        # like a surge and an evening like an outage, so counts are not judged before then.
+        if self._baseline.span_s() < self.min_history_s:
+            return None
+        return super()._null_for(when)
 
     def _sums(self, x: Window) -> Sums:
         return Sums(1.0, x.total, x.total * x.total, 1)

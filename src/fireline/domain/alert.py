@@ -51,6 +51,8 @@ class Recovery:
     at: datetime
     evidence: Mapping[str, Any] = field(default_factory=dict)
     summary: str | None = None
+    signal: str | None = None
+    segment: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,7 @@ class Level:
     signal: str
     at: datetime
     value: float
+    segment: Mapping[str, str] = field(default_factory=dict)
 
 
 #: What a detection tick reports, in event-time order.

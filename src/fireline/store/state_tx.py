@@ -157,16 +157,36 @@ class StateTx:
             query = query.where(alerts.c.resolved_at.is_(None))
         return [_alert_from(row) for row in self._db.execute(query).mappings()]
 
-    def open_alert(self, detector: str, feature: str) -> Alert | None:
+    def open_alert(
+        self,
+        detector: str,
+        feature: str,
+        signal: str | None = None,
+        segment: Mapping[str, str] | None = None,
+    ) -> Alert | None:
+        """The latest unresolved alert of a detector on a feature (and signal and segment)."""
         query = (
             sa.select(alerts)
             .where(alerts.c.detector == detector, alerts.c.feature == feature)
             .where(alerts.c.resolved_at.is_(None))
             .order_by(alerts.c.id.desc())
-            .limit(1)
         )
-        row = self._db.execute(query).mappings().first()
-        return None if row is None else _alert_from(row)
+        if signal is not None:
+            query = query.where(alerts.c.signal == signal)
+        for row in self._db.execute(query).mappings():
+            # JSON equality differs between databases; segments are few, compare here.
+            if segment is None or dict(row["segment"] or {}) == dict(segment):
+                return _alert_from(row)
+        return None
+
+    def open_alerts(self, feature: str) -> list[Alert]:
+        """Every unresolved alert of a feature, oldest first."""
+        query = (
+            sa.select(alerts)
+            .where(alerts.c.feature == feature, alerts.c.resolved_at.is_(None))
+            .order_by(alerts.c.id)
+        )
+        return [_alert_from(row) for row in self._db.execute(query).mappings()]
 
     def resolve_alert(self, alert_id: int, at: datetime) -> None:
         self._db.execute(alerts.update().where(alerts.c.id == alert_id).values(resolved_at=at))

@@ -1,0 +1,390 @@
+"""Signals as window aggregates computed inside the telemetry store, per feature and segment.
+
+One tick reads the calls (and feedback) of the buckets that closed since the last one, in a
+few SQL statements that aggregate per feature, bucket and segment (GROUPING SETS: the whole
+feature, then each segment dimension); only the aggregates reach Python.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from fireline.detect.base import Window
+from fireline.detect.catalog import EVAL_FAIL_RATE, EVAL_SCORE
+from fireline.detect.config import Detection
+from fireline.store.telemetry import TelemetryStore
+
+#: "" is the whole feature; a segment is "dimension=value".
+WHOLE = ""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class SeriesKey:
+    """Which series a window belongs to."""
+
+    feature: str
+    signal: str
+    segment: str = WHOLE
+
+    @property
+    def segment_dict(self) -> dict[str, str]:
+        if not self.segment:
+            return {}
+        dimension, _, value = self.segment.partition("=")
+        return {dimension: value}
+
+
+Series = dict[SeriesKey, dict[datetime, Window]]
+
+_REFUSALS = "('content_filter', 'refusal', 'refused')"
+_EMPTY = "status = 'ok' AND (output_tokens = 0 OR output_text = '')"
+#: For sample call ids on alerts: which calls show each signal, and the worst first.
+_SAMPLE_BY: dict[str, tuple[str, str]] = {
+    "error_rate": ("status = 'error'", "time"),
+    "error_types": ("status = 'error'", "time"),
+    "refusal_rate": (f"finish_reason IN {_REFUSALS}", "time"),
+    "finish_reasons": (f"finish_reason IN {_REFUSALS} OR finish_reason = 'length'", "time"),
+    "empty_rate": (_EMPTY, "time"),
+    "latency": ("latency_ms IS NOT NULL", "latency_ms DESC"),
+    "latency_p99": ("latency_ms IS NOT NULL", "latency_ms DESC"),
+    "time_to_first_token": (
+        "time_to_first_token_ms IS NOT NULL",
+        "time_to_first_token_ms DESC",
+    ),
+    "input_tokens": ("input_tokens IS NOT NULL", "input_tokens DESC"),
+    "output_tokens": ("output_tokens IS NOT NULL", "output_tokens DESC"),
+    "output_length": ("output_tokens IS NOT NULL", "output_tokens DESC"),
+    "cost_per_call": ("cost_usd IS NOT NULL", "cost_usd DESC"),
+    "cost_per_hour": ("cost_usd IS NOT NULL", "cost_usd DESC"),
+    "thumbs_down_rate": (
+        "call_id IN (SELECT call_id FROM feedback WHERE kind = 'thumbs_down')",
+        "time",
+    ),
+    "regenerate_rate": (
+        "call_id IN (SELECT call_id FROM feedback WHERE kind = 'regenerate')",
+        "time",
+    ),
+    "input_length": ("input_text IS NOT NULL", "length(input_text) DESC"),
+}
+_SAMPLE = 200
+
+
+class SignalReader:
+    """Reads every signal of the buckets in [start, end) from the telemetry store."""
+
+    def __init__(self, telemetry: TelemetryStore, settings: Detection) -> None:
+        self._telemetry = telemetry
+        self.settings = settings
+        self.bucket_s = settings.bucket_s
+        # Segment dimensions, each as (name, SQL expression over `calls`).
+        self.dimensions: list[tuple[str, str]] = [(name, name) for name in settings.segments]
+        for key in settings.attributes:
+            # Keys are validated against a strict pattern, so quoting them inline is safe.
+            self.dimensions.append((key, f"json_extract_string(attributes, '$.\"{key}\"')"))
+
+    def read(self, start: datetime, end: datetime, *, text_samples: int = 0) -> Series:
+        """Every window of every series with data in [start, end)."""
+        series: Series = defaultdict(dict)
+        params = {"start": _naive(start), "end": _naive(end), "bucket": self.bucket_s}
+        self._calls(series, params)
+        self._evals(series, params)
+        self._feedback(series, params)
+        self._sessions(series, params)
+        self._samples(series, params, text_samples)
+        return series
+
+    def features(self, start: datetime, end: datetime) -> list[str]:
+        """Features with calls in [start, end)."""
+        rows = self._telemetry.query(
+            "SELECT DISTINCT feature FROM calls WHERE time >= $start AND time < $end",
+            {"start": _naive(start), "end": _naive(end)},
+        )
+        return sorted(str(row[0]) for row in rows)
+
+    # -- queries ---------------------------------------------------------------------------
+
+    def _segment_columns(self) -> str:
+        return "".join(f", {expr} AS s{i}" for i, (_, expr) in enumerate(self.dimensions))
+
+    def _grouping(self, *keys: str) -> tuple[str, str]:
+        """The GROUPING SETS clause and the grouping-id expression for `keys` plus segments."""
+        base = ", ".join(("feature", "bucket", *keys))
+        sets = [f"({base})"] + [f"({base}, s{i})" for i in range(len(self.dimensions))]
+        names = ", ".join(f"s{i}" for i in range(len(self.dimensions)))
+        grouping = f"GROUPING({names})" if self.dimensions else "0"
+        segments = "".join(f", s{i}" for i in range(len(self.dimensions)))
+        return f"GROUP BY GROUPING SETS ({', '.join(sets)})", f"{grouping} AS g{segments}"
+
+    def _segment(self, grouping: int, values: tuple[Any, ...]) -> str | None:
+        """The segment of a result row: WHOLE, "dimension=value", or None (no value)."""
+        k = len(self.dimensions)
+        for i, (name, _) in enumerate(self.dimensions):
+            if not (grouping >> (k - 1 - i)) & 1:
+                value = values[i]
+                return None if value is None else f"{name}={value}"
+        return WHOLE
+
+    def _rows(self, sql: str, params: dict[str, Any]) -> Iterable[tuple[Any, ...]]:
+        return self._telemetry.query(sql, params)
+
+    def _calls(self, series: Series, params: dict[str, Any]) -> None:
+        group_by, grouping_sql = self._grouping()
+        sql = f"""
+            WITH c AS (
+                SELECT feature,
+                       CAST(floor(epoch(time) / $bucket) AS BIGINT) * $bucket AS bucket
+                       {self._segment_columns()},
+                       status = 'error' AS failed, status = 'ok' AS answered,
+                       ln(latency_ms + 1) AS lat, latency_ms,
+                       ln(time_to_first_token_ms + 1) AS ttft,
+                       ln(input_tokens + 1) AS itok, ln(output_tokens + 1) AS otok,
+                       ln(cost_usd * 1e6 + 1) AS cost, cost_usd,
+                       finish_reason IN {_REFUSALS} AS refused,
+                       status = 'ok' AND (output_tokens = 0 OR output_text = '') AS empty
+                FROM calls WHERE time >= $start AND time < $end
+            )
+            SELECT feature, bucket, {grouping_sql},
+                   count(*), count(*) FILTER (failed),
+                   count(*) FILTER (answered), count(*) FILTER (answered AND refused),
+                   count(*) FILTER (empty),
+                   count(lat), sum(lat), sum(lat * lat), quantile_cont(latency_ms, 0.99),
+                   count(ttft), sum(ttft), sum(ttft * ttft),
+                   count(itok), sum(itok), sum(itok * itok),
+                   count(otok), sum(otok), sum(otok * otok),
+                   count(cost), sum(cost), sum(cost * cost), sum(cost_usd)
+            FROM c {group_by}
+        """  # noqa: S608 - only constant SQL and validated names are formatted in
+        k = len(self.dimensions)
+        for row in self._rows(sql, params):
+            feature, bucket, grouping = str(row[0]), int(row[1]), int(row[2])
+            segment = self._segment(grouping, row[3 : 3 + k])
+            if segment is None:
+                continue
+            (calls, errors, answered, refused, empty, *rest) = row[3 + k :]
+            start, end = self._span(bucket)
+
+            def put(signal: str, window: Window) -> None:
+                series[SeriesKey(feature, signal, segment)][start] = window
+
+            put("volume", Window(start, end, n=1, total=float(calls)))
+            put("error_rate", Window(start, end, n=calls, total=float(errors)))
+            if answered:
+                put("refusal_rate", Window(start, end, n=answered, total=float(refused)))
+                put("empty_rate", Window(start, end, n=answered, total=float(empty)))
+            lat_n, lat, lat_sq, p99 = rest[0:4]
+            if lat_n:
+                put("latency", Window(start, end, n=lat_n, total=lat, total_sq=lat_sq))
+                put("latency_p99", Window(start, end, n=lat_n, total=float(p99)))
+            for name, (n, total, total_sq) in (
+                ("time_to_first_token", rest[4:7]),
+                ("input_tokens", rest[7:10]),
+                ("output_tokens", rest[10:13]),
+                ("cost_per_call", rest[13:16]),
+            ):
+                if n:
+                    put(name, Window(start, end, n=n, total=total, total_sq=total_sq))
+            if rest[13]:
+                per_hour = float(rest[16]) * 3_600 / self.bucket_s
+                put("cost_per_hour", Window(start, end, n=calls, total=per_hour))
+
+    def _evals(self, series: Series, params: dict[str, Any]) -> None:
+        group_by, grouping_sql = self._grouping("k")
+        sql = f"""
+            WITH e AS (
+                SELECT feature,
+                       CAST(floor(epoch(time) / $bucket) AS BIGINT) * $bucket AS bucket
+                       {self._segment_columns()},
+                       unnest(map_keys(eval_scores)) AS k, unnest(map_values(eval_scores)) AS v
+                FROM calls
+                WHERE time >= $start AND time < $end AND cardinality(eval_scores) > 0
+            )
+            SELECT feature, bucket, k, {grouping_sql},
+                   count(v), sum(v), sum(v * v), count(*) FILTER (v < $pass)
+            FROM e WHERE v IS NOT NULL {group_by}
+        """  # noqa: S608 - only constant SQL and validated names are formatted in
+        k = len(self.dimensions)
+        params = {**params, "pass": self.settings.eval_pass_threshold}
+        for row in self._rows(sql, params):
+            feature, bucket, name, grouping = str(row[0]), int(row[1]), str(row[2]), int(row[3])
+            segment = self._segment(grouping, row[4 : 4 + k])
+            if segment is None:
+                continue
+            n, total, total_sq, fails = row[4 + k :]
+            start, end = self._span(bucket)
+            series[SeriesKey(feature, EVAL_SCORE + name, segment)][start] = Window(
+                start, end, n=n, total=total, total_sq=total_sq
+            )
+            series[SeriesKey(feature, EVAL_FAIL_RATE + name, segment)][start] = Window(
+                start, end, n=n, total=float(fails)
+            )
+
+    def _feedback(self, series: Series, params: dict[str, Any]) -> None:
+        group_by, grouping_sql = self._grouping()
+        columns = "".join(
+            f", {expr.replace('attributes', 'c.attributes')} AS s{i}"
+            if expr != name
+            else f", c.{name} AS s{i}"
+            for i, (name, expr) in enumerate(self.dimensions)
+        )
+        sql = f"""
+            WITH f AS (
+                SELECT c.feature,
+                       CAST(floor(epoch(f.time) / $bucket) AS BIGINT) * $bucket AS bucket
+                       {columns}, f.kind, f.value
+                FROM feedback f JOIN calls c ON c.call_id = f.call_id
+                WHERE f.time >= $start AND f.time < $end
+            )
+            SELECT feature, bucket, {grouping_sql},
+                   count(*) FILTER (kind IN ('thumbs_up', 'thumbs_down')),
+                   count(*) FILTER (kind = 'thumbs_down'),
+                   count(*) FILTER (kind = 'regenerate'),
+                   count(value) FILTER (kind = 'edit'), sum(value) FILTER (kind = 'edit'),
+                   sum(value * value) FILTER (kind = 'edit')
+            FROM f {group_by}
+        """  # noqa: S608 - only constant SQL and validated names are formatted in
+        k = len(self.dimensions)
+        for row in self._rows(sql, params):
+            feature, bucket, grouping = str(row[0]), int(row[1]), int(row[2])
+            segment = self._segment(grouping, row[3 : 3 + k])
+            if segment is None:
+                continue
+            thumbs, down, regenerated, edits, edit_sum, edit_sq = row[3 + k :]
+            start, end = self._span(bucket)
+            if thumbs:
+                series[SeriesKey(feature, "thumbs_down_rate", segment)][start] = Window(
+                    start, end, n=thumbs, total=float(down)
+                )
+            calls = series.get(SeriesKey(feature, "volume", segment), {}).get(start)
+            if calls is not None and calls.total > 0:
+                n = int(calls.total)
+                series[SeriesKey(feature, "regenerate_rate", segment)][start] = Window(
+                    start, end, n=n, total=float(min(regenerated, n))
+                )
+            if edits:
+                series[SeriesKey(feature, "edit_distance", segment)][start] = Window(
+                    start, end, n=edits, total=edit_sum, total_sq=edit_sq
+                )
+
+    def _sessions(self, series: Series, params: dict[str, Any]) -> None:
+        sql = """
+            WITH s AS (
+                SELECT feature,
+                       CAST(floor(epoch(time) / $bucket) AS BIGINT) * $bucket AS bucket,
+                       count(*) AS n
+                FROM calls
+                WHERE time >= $start AND time < $end
+                  AND coalesce(session_id, trace_id) IS NOT NULL
+                GROUP BY feature, bucket, coalesce(session_id, trace_id)
+            )
+            SELECT feature, bucket, count(*), sum(n), sum(n * n), max(n) FROM s GROUP BY ALL
+        """
+        for feature, bucket, sessions, calls, calls_sq, most in self._rows(sql, params):
+            start, end = self._span(int(bucket))
+            key = SeriesKey(str(feature), "calls_per_session")
+            series[key][start] = Window(
+                start, end, n=sessions, total=float(calls), total_sq=float(calls_sq)
+            )
+            series[SeriesKey(str(feature), "max_calls_per_session")][start] = Window(
+                start, end, n=sessions, total=float(most)
+            )
+
+    def _samples(self, series: Series, params: dict[str, Any], text_samples: int) -> None:
+        texts = (
+            f"list(input_text ORDER BY hash(call_id)) FILTER (input_text IS NOT NULL)"
+            f"[1:{int(text_samples)}]"
+            if text_samples > 0
+            else "NULL"
+        )
+        sql = f"""
+            SELECT feature,
+                   CAST(floor(epoch(time) / $bucket) AS BIGINT) * $bucket AS bucket,
+                   list(coalesce(output_tokens, length(output_text)) ORDER BY hash(call_id))
+                       FILTER (status = 'ok' AND coalesce(output_tokens, length(output_text))
+                               IS NOT NULL)[1:{_SAMPLE}],
+                   list(length(input_text) ORDER BY hash(call_id))
+                       FILTER (input_text IS NOT NULL)[1:{_SAMPLE}],
+                   histogram(finish_reason) FILTER (finish_reason IS NOT NULL),
+                   histogram(coalesce(error_type, 'unknown')) FILTER (status = 'error'),
+                   {texts}
+            FROM calls WHERE time >= $start AND time < $end
+            GROUP BY ALL
+        """  # noqa: S608 - only constant SQL and a validated integer are formatted in
+        for feature, bucket, lengths, input_lengths, reasons, errors, prompts in self._rows(
+            sql, params
+        ):
+            start, end = self._span(int(bucket))
+            feature = str(feature)
+            for name, values in (("output_length", lengths), ("input_length", input_lengths)):
+                if values:
+                    found = tuple(float(v) for v in values if v is not None)
+                    series[SeriesKey(feature, name)][start] = Window(
+                        start, end, n=len(found), values=found
+                    )
+            for name, counts in (("finish_reasons", reasons), ("error_types", errors)):
+                if counts:
+                    found_counts = {str(k): int(v) for k, v in counts.items()}
+                    series[SeriesKey(feature, name)][start] = Window(
+                        start, end, n=sum(found_counts.values()), categories=found_counts
+                    )
+            if prompts:
+                series[SeriesKey(feature, "input_text")][start] = Window(
+                    start, end, n=len(prompts), texts=tuple(str(t) for t in prompts)
+                )
+
+    # -- evidence --------------------------------------------------------------------------
+
+    def _where_segment(self, key: SeriesKey, params: dict[str, Any]) -> str:
+        if not key.segment:
+            return ""
+        dimension, _, value = key.segment.partition("=")
+        expressions = dict(self.dimensions)
+        if dimension not in expressions:
+            return " AND FALSE"
+        params["segment_value"] = value
+        return f" AND {expressions[dimension]} = $segment_value"
+
+    def sample_call_ids(
+        self, key: SeriesKey, start: datetime, end: datetime, limit: int = 5
+    ) -> list[str]:
+        """A few calls of the series in [start, end) that show its signal at its worst."""
+        params: dict[str, Any] = {"feature": key.feature, "start": _naive(start)}
+        params.update({"end": _naive(end), "limit": limit})
+        where, order = _SAMPLE_BY.get(key.signal, ("TRUE", "time DESC"))
+        if key.signal.startswith((EVAL_SCORE, EVAL_FAIL_RATE)):
+            params["eval"] = key.signal.partition(".")[2]
+            where = "map_extract(eval_scores, $eval)[1] IS NOT NULL"
+            order = "map_extract(eval_scores, $eval)[1], time"
+        sql = (
+            f"SELECT call_id FROM calls WHERE feature = $feature AND time >= $start "  # noqa: S608 - constant SQL
+            f"AND time < $end AND {where}{self._where_segment(key, params)} "
+            f"ORDER BY {order}, call_id LIMIT $limit"
+        )
+        return [str(row[0]) for row in self._rows(sql, params)]
+
+    def error_types(self, key: SeriesKey, start: datetime, end: datetime) -> dict[str, int]:
+        """Failed calls of the series in [start, end) by error type, most frequent first."""
+        params: dict[str, Any] = {"feature": key.feature, "start": _naive(start)}
+        params["end"] = _naive(end)
+        sql = (
+            "SELECT coalesce(error_type, 'unknown') AS kind, count(*) AS n FROM calls "  # noqa: S608 - constant SQL
+            "WHERE feature = $feature AND status = 'error' AND time >= $start AND time < $end"
+            f"{self._where_segment(key, params)} GROUP BY kind ORDER BY n DESC, kind"
+        )
+        return {str(kind): int(n) for kind, n in self._rows(sql, params)}
+
+    def _span(self, bucket: int) -> tuple[datetime, datetime]:
+        start = datetime.fromtimestamp(bucket, UTC)
+        return start, datetime.fromtimestamp(bucket + self.bucket_s, UTC)
+
+
+def _naive(when: datetime) -> datetime:
+    return when.astimezone(UTC).replace(tzinfo=None)
+
+
+def is_finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
