@@ -168,18 +168,16 @@ class SignalReader:
             (calls, errors, answered, refused, empty, *rest) = row[3 + k :]
             start, end = self._span(bucket)
 
-            def put(signal: str, window: Window) -> None:
-                series[SeriesKey(feature, signal, segment)][start] = window
-
-            put("volume", Window(start, end, n=1, total=float(calls)))
-            put("error_rate", Window(start, end, n=calls, total=float(errors)))
+            found: dict[str, Window] = {}
+            found["volume"] = Window(start, end, n=1, total=float(calls))
+            found["error_rate"] = Window(start, end, n=calls, total=float(errors))
             if answered:
-                put("refusal_rate", Window(start, end, n=answered, total=float(refused)))
-                put("empty_rate", Window(start, end, n=answered, total=float(empty)))
+                found["refusal_rate"] = Window(start, end, n=answered, total=float(refused))
+                found["empty_rate"] = Window(start, end, n=answered, total=float(empty))
             lat_n, lat, lat_sq, p99 = rest[0:4]
             if lat_n:
-                put("latency", Window(start, end, n=lat_n, total=lat, total_sq=lat_sq))
-                put("latency_p99", Window(start, end, n=lat_n, total=float(p99)))
+                found["latency"] = Window(start, end, n=lat_n, total=lat, total_sq=lat_sq)
+                found["latency_p99"] = Window(start, end, n=lat_n, total=float(p99))
             for name, (n, total, total_sq) in (
                 ("time_to_first_token", rest[4:7]),
                 ("input_tokens", rest[7:10]),
@@ -187,10 +185,12 @@ class SignalReader:
                 ("cost_per_call", rest[13:16]),
             ):
                 if n:
-                    put(name, Window(start, end, n=n, total=total, total_sq=total_sq))
+                    found[name] = Window(start, end, n=n, total=total, total_sq=total_sq)
             if rest[13]:
                 per_hour = float(rest[16]) * 3_600 / self.bucket_s
-                put("cost_per_hour", Window(start, end, n=calls, total=per_hour))
+                found["cost_per_hour"] = Window(start, end, n=calls, total=per_hour)
+            for signal, window in found.items():
+                series[SeriesKey(feature, signal, segment)][start] = window
 
     def _evals(self, series: Series, params: dict[str, Any]) -> None:
         group_by, grouping_sql = self._grouping("k")
