@@ -61,6 +61,7 @@ class HourlyBaseline:
         self._hours: dict[int, Sums] = {}
         self._frozen = False
         self._profile: dict[int, Sums] | None = None
+        self._total: Sums | None = None
 
     @property
     def frozen(self) -> bool:
@@ -84,16 +85,20 @@ class HourlyBaseline:
             if not self._frozen:
                 self._learn(at, old)
         horizon = int(now - self.guard_s - self.baseline_s) // _HOUR
-        stale = [hour for hour in self._hours if hour < horizon]
-        for hour in stale:
-            del self._hours[hour]
-        if stale:
-            self._profile = None
+        if self._hours and min(self._hours) < horizon:
+            for hour in [hour for hour in self._hours if hour < horizon]:
+                del self._hours[hour]
+            self._profile = self._total = None
 
     def _learn(self, at: float, sums: Sums) -> None:
         hour = int(at - 1e-6) // _HOUR  # a bucket belongs to the hour it ends in
+        if hour not in self._hours:
+            # The hour-of-day profile is refreshed hourly: recomputing it (a significance
+            # test) for every bucket would cost more than all the rest of an update.
+            self._profile = None
         self._hours[hour] = self._hours.get(hour, Sums()) + sums
-        self._profile = None
+        if self._total is not None:
+            self._total = self._total + sums
 
     def span_s(self) -> float:
         """Seconds from the oldest hour learned to the newest bucket offered."""
@@ -102,10 +107,12 @@ class HourlyBaseline:
         return self._pending[-1][0] - min(self._hours) * _HOUR
 
     def total(self) -> Sums:
-        found = Sums()
-        for sums in self._hours.values():
-            found = found + sums
-        return found
+        if self._total is None:
+            found = Sums()
+            for sums in self._hours.values():
+                found = found + sums
+            self._total = found
+        return self._total
 
     def at(self, when: datetime) -> Sums:
         """The sums to judge a bucket at `when` against: its hour of day, or all of them."""
@@ -135,7 +142,7 @@ class HourlyBaseline:
         self._pending = deque((float(at), Sums.from_list(rest)) for at, *rest in state["pending"])
         self._hours = {int(hour): Sums.from_list(v) for hour, v in state["hours"].items()}
         self._frozen = bool(state["frozen"])
-        self._profile = None
+        self._profile = self._total = None
 
 
 def _differs(by_hour: dict[int, Sums], kind: str) -> bool:

@@ -13,6 +13,7 @@ import inspect
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from fireline.detect.base import Detector, SignalKind, Window
@@ -269,7 +270,7 @@ class DetectionEngine:
             if settings.detectors is None and name not in detector_classes():
                 continue  # a default from an optional part that is not installed
             cls = detector_class(name, signal.kind)
-            accepted = inspect.signature(cls).parameters
+            accepted = _parameters(cls)
             params = {k: v for k, v in params.items() if k in accepted}
             params.update(settings.params.get(name, {}))
             found.append(cls(**params))
@@ -378,6 +379,11 @@ class DetectionEngine:
     def _bucket_floor(self, when: datetime) -> datetime:
         seconds = int(when.timestamp()) // self.bucket_s * self.bucket_s
         return datetime.fromtimestamp(seconds, UTC)
+
+
+@cache
+def _parameters(cls: type) -> frozenset[str]:
+    return frozenset(inspect.signature(cls).parameters)
 
 
 def _float(value: Any) -> float | None:
