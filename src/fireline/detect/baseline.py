@@ -136,13 +136,18 @@ class HourlyBaseline:
             "pending": [[at, *sums.as_list()] for at, sums in self._pending],
             "hours": {str(hour): sums.as_list() for hour, sums in self._hours.items()},
             "frozen": self._frozen,
+            # Kept rather than recomputed: a sum in another order differs in its last bits,
+            # and a restored detector must decide exactly as the original would.
+            "total": None if self._total is None else self._total.as_list(),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
         self._pending = deque((float(at), Sums.from_list(rest)) for at, *rest in state["pending"])
         self._hours = {int(hour): Sums.from_list(v) for hour, v in state["hours"].items()}
         self._frozen = bool(state["frozen"])
-        self._profile = self._total = None
+        self._profile = None
+        total = state.get("total")
+        self._total = None if total is None else Sums.from_list(total)
 
 
 def _differs(by_hour: dict[int, Sums], kind: str) -> bool:
