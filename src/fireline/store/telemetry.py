@@ -112,7 +112,10 @@ class TelemetryStore:
         # table: at its default (16 MiB), checkpoints were over a third of the time spent
         # inserting 600,000 calls in batches of 512. A bigger log costs disk space and,
         # after a crash, replaying it on open (about half a second for 64 MiB).
-        config = {"autoload_known_extensions": False, "checkpoint_threshold": _CHECKPOINT_AT}
+        config: dict[str, str | bool | int | float | list[str]] = {
+            "autoload_known_extensions": False,
+            "checkpoint_threshold": _CHECKPOINT_AT,
+        }
         try:
             self._db = duckdb.connect(self.path, config=config)
         except duckdb.IOException as error:
