@@ -55,3 +55,49 @@ def test_the_file_in_the_data_directory_is_used_unless_one_is_named(tmp_path: Pa
 def test_an_unreadable_file_is_named(tmp_path: Path):
     with pytest.raises(ConfigError, match="cannot read"):
         load_config(tmp_path / "missing.yaml")
+
+
+def test_detection_settings_overlay_the_deployment_with_the_feature():
+    config = parse_config(
+        "detection:\n"
+        "  signals:\n"
+        "    latency: {direction: both, false_alarms_per_30_days: 2}\n"
+        "  features:\n"
+        "    triage:\n"
+        "      signals:\n"
+        "        latency: {false_alarms_per_30_days: 0.5}\n"
+    )
+
+    triage = config.detection.settings_for("triage", "latency")
+    other = config.detection.settings_for("chat", "latency")
+
+    assert (triage.direction, triage.false_alarms_per_30_days) == ("both", 0.5)
+    assert (other.direction, other.false_alarms_per_30_days) == ("both", 2)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("detection:\n  bucket_s: 5\n", 2, "bucket_s"),
+        ("detection:\n  segments: [colour]\n", 2, "unknown segment 'colour'"),
+        ("detection:\n  attributes: ['a b']\n", 2, "attributes"),
+        ("detection:\n  signals:\n    lateness: {}\n", 2, "unknown signal 'lateness'"),
+        (
+            "detection:\n  signals:\n    latency: {detectors: [cusum_bernoulli]}\n",
+            2,
+            "watches rate signals, not mean ones",
+        ),
+        (
+            "detection:\n  features:\n    a:\n      signals:\n        volume:\n"
+            "          detectors: [nope]\n",
+            4,
+            "unknown detector 'nope'",
+        ),
+    ],
+)
+def test_a_bad_detection_section_is_refused_naming_the_line_and_problem(text, line, words):
+    with pytest.raises(ConfigError) as raised:
+        parse_config(text, source="fireline.yaml")
+
+    assert raised.value.line == line
+    assert words in str(raised.value)

@@ -123,7 +123,7 @@ SIGNALS: dict[str, Signal] = {
             SignalKind.TEXT,
             _Q,
             _BOTH,
-            ("mmd_drift",),
+            ("mmd_embedding_drift",),
             "meaning of prompts (sentence embeddings)",
             per_segment=False,
             opt_in=True,

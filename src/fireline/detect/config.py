@@ -38,11 +38,30 @@ class SignalSettings(_Section):
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
+def _check_signals(signals: dict[str, SignalSettings]) -> dict[str, SignalSettings]:
+    """Every signal named exists, and every detector named can watch it."""
+    from fireline.detect.catalog import signal_named
+    from fireline.detect.registry import detector_class
+
+    for name, settings in signals.items():
+        signal = signal_named(name)
+        if signal is None:
+            raise ValueError(f"unknown signal {name!r}")
+        for detector in settings.detectors or ():
+            try:
+                detector_class(detector, signal.kind)
+            except ValueError as error:
+                raise ValueError(f"{name}: {error}") from None
+    return signals
+
+
 class FeatureSettings(_Section):
     """Settings of one feature: its signals, over the deployment's."""
 
     signals: dict[str, SignalSettings] = Field(default_factory=dict)
     false_alarms_per_30_days: Annotated[float, Field(gt=0)] | None = None
+
+    _signals_exist = field_validator("signals")(_check_signals)
 
 
 class Detection(_Section):
@@ -67,6 +86,8 @@ class Detection(_Section):
     signals: dict[str, SignalSettings] = Field(default_factory=dict)
     #: Per-feature settings, over the ones above.
     features: dict[str, FeatureSettings] = Field(default_factory=dict)
+
+    _signals_exist = field_validator("signals")(_check_signals)
 
     @field_validator("segments")
     @classmethod

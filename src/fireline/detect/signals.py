@@ -1,8 +1,8 @@
 """Signals as window aggregates computed inside the telemetry store, per feature and segment.
 
 One tick reads the calls (and feedback) of the buckets that closed since the last one, in a
-few SQL statements that aggregate per feature, bucket and segment (GROUPING SETS: the whole
-feature, then each segment dimension); only the aggregates reach Python.
+few SQL statements that aggregate per feature, bucket and segment (each call counted for the
+whole feature and for each segment it belongs to); only the aggregates reach Python.
 """
 
 from __future__ import annotations
@@ -108,37 +108,23 @@ class SignalReader:
 
     # -- queries ---------------------------------------------------------------------------
 
-    def _segment_columns(self) -> str:
-        return "".join(f", {expr} AS s{i}" for i, (_, expr) in enumerate(self.dimensions))
-
-    def _grouping(self, *keys: str) -> tuple[str, str]:
-        """The GROUPING SETS clause and the grouping-id expression for `keys` plus segments."""
-        base = ", ".join(("feature", "bucket", *keys))
-        sets = [f"({base})"] + [f"({base}, s{i})" for i in range(len(self.dimensions))]
-        names = ", ".join(f"s{i}" for i in range(len(self.dimensions)))
-        grouping = f"GROUPING({names})" if self.dimensions else "0"
-        segments = "".join(f", s{i}" for i in range(len(self.dimensions)))
-        return f"GROUP BY GROUPING SETS ({', '.join(sets)})", f"{grouping} AS g{segments}"
-
-    def _segment(self, grouping: int, values: tuple[Any, ...]) -> str | None:
-        """The segment of a result row: WHOLE, "dimension=value", or None (no value)."""
-        k = len(self.dimensions)
-        for i, (name, _) in enumerate(self.dimensions):
-            if not (grouping >> (k - 1 - i)) & 1:
-                value = values[i]
-                return None if value is None else f"{name}={value}"
-        return WHOLE
+    def _segments(self, prefix: str = "") -> str:
+        """An expression listing a call's series: the whole feature, then "dimension=value"
+        for each dimension it has a value of (NULLs drop out when unnested)."""
+        parts = ["''"] + [
+            f"'{name}=' || {prefix_expr(expr, prefix)}" for name, expr in self.dimensions
+        ]
+        return f"unnest([{', '.join(parts)}]) AS segment"
 
     def _rows(self, sql: str, params: dict[str, Any]) -> Iterable[tuple[Any, ...]]:
         return self._telemetry.query(sql, params)
 
     def _calls(self, series: Series, params: dict[str, Any]) -> None:
-        group_by, grouping_sql = self._grouping()
         sql = f"""
             WITH c AS (
                 SELECT feature,
-                       CAST(floor(epoch(time) / $bucket) AS BIGINT) * $bucket AS bucket
-                       {self._segment_columns()},
+                       CAST(floor(epoch(time) / $bucket) AS BIGINT) * $bucket AS bucket,
+                       {self._segments()},
                        status = 'error' AS failed, status = 'ok' AS answered,
                        ln(latency_ms + 1) AS lat, latency_ms,
                        ln(time_to_first_token_ms + 1) AS ttft,
@@ -148,7 +134,7 @@ class SignalReader:
                        status = 'ok' AND (output_tokens = 0 OR output_text = '') AS empty
                 FROM calls WHERE time >= $start AND time < $end
             )
-            SELECT feature, bucket, {grouping_sql},
+            SELECT feature, bucket, segment,
                    count(*), count(*) FILTER (failed),
                    count(*) FILTER (answered), count(*) FILTER (answered AND refused),
                    count(*) FILTER (empty),
@@ -157,15 +143,11 @@ class SignalReader:
                    count(itok), sum(itok), sum(itok * itok),
                    count(otok), sum(otok), sum(otok * otok),
                    count(cost), sum(cost), sum(cost * cost), sum(cost_usd)
-            FROM c {group_by}
+            FROM c WHERE segment IS NOT NULL GROUP BY feature, bucket, segment
         """  # noqa: S608 - only constant SQL and validated names are formatted in
-        k = len(self.dimensions)
         for row in self._rows(sql, params):
-            feature, bucket, grouping = str(row[0]), int(row[1]), int(row[2])
-            segment = self._segment(grouping, row[3 : 3 + k])
-            if segment is None:
-                continue
-            (calls, errors, answered, refused, empty, *rest) = row[3 + k :]
+            feature, bucket, segment = str(row[0]), int(row[1]), str(row[2])
+            (calls, errors, answered, refused, empty, *rest) = row[3:]
             start, end = self._span(bucket)
 
             found: dict[str, Window] = {}
@@ -193,28 +175,26 @@ class SignalReader:
                 series[SeriesKey(feature, signal, segment)][start] = window
 
     def _evals(self, series: Series, params: dict[str, Any]) -> None:
-        group_by, grouping_sql = self._grouping("k")
         sql = f"""
             WITH e AS (
                 SELECT feature,
-                       CAST(floor(epoch(time) / $bucket) AS BIGINT) * $bucket AS bucket
-                       {self._segment_columns()},
-                       unnest(map_keys(eval_scores)) AS k, unnest(map_values(eval_scores)) AS v
+                       CAST(floor(epoch(time) / $bucket) AS BIGINT) * $bucket AS bucket,
+                       {self._segments()}, eval_scores
                 FROM calls
                 WHERE time >= $start AND time < $end AND cardinality(eval_scores) > 0
+            ), s AS (
+                SELECT feature, bucket, segment,
+                       unnest(map_keys(eval_scores)) AS k, unnest(map_values(eval_scores)) AS v
+                FROM e WHERE segment IS NOT NULL
             )
-            SELECT feature, bucket, k, {grouping_sql},
+            SELECT feature, bucket, k, segment,
                    count(v), sum(v), sum(v * v), count(*) FILTER (v < $pass)
-            FROM e WHERE v IS NOT NULL {group_by}
+            FROM s WHERE v IS NOT NULL GROUP BY feature, bucket, k, segment
         """  # noqa: S608 - only constant SQL and validated names are formatted in
-        k = len(self.dimensions)
         params = {**params, "pass": self.settings.eval_pass_threshold}
         for row in self._rows(sql, params):
-            feature, bucket, name, grouping = str(row[0]), int(row[1]), str(row[2]), int(row[3])
-            segment = self._segment(grouping, row[4 : 4 + k])
-            if segment is None:
-                continue
-            n, total, total_sq, fails = row[4 + k :]
+            feature, bucket, name, segment = str(row[0]), int(row[1]), str(row[2]), str(row[3])
+            n, total, total_sq, fails = row[4:]
             start, end = self._span(bucket)
             series[SeriesKey(feature, EVAL_SCORE + name, segment)][start] = Window(
                 start, end, n=n, total=total, total_sq=total_sq
@@ -224,36 +204,25 @@ class SignalReader:
             )
 
     def _feedback(self, series: Series, params: dict[str, Any]) -> None:
-        group_by, grouping_sql = self._grouping()
-        columns = "".join(
-            f", {expr.replace('attributes', 'c.attributes')} AS s{i}"
-            if expr != name
-            else f", c.{name} AS s{i}"
-            for i, (name, expr) in enumerate(self.dimensions)
-        )
         sql = f"""
             WITH f AS (
                 SELECT c.feature,
-                       CAST(floor(epoch(f.time) / $bucket) AS BIGINT) * $bucket AS bucket
-                       {columns}, f.kind, f.value
+                       CAST(floor(epoch(f.time) / $bucket) AS BIGINT) * $bucket AS bucket,
+                       {self._segments("c")}, f.kind, f.value
                 FROM feedback f JOIN calls c ON c.call_id = f.call_id
                 WHERE f.time >= $start AND f.time < $end
             )
-            SELECT feature, bucket, {grouping_sql},
+            SELECT feature, bucket, segment,
                    count(*) FILTER (kind IN ('thumbs_up', 'thumbs_down')),
                    count(*) FILTER (kind = 'thumbs_down'),
                    count(*) FILTER (kind = 'regenerate'),
                    count(value) FILTER (kind = 'edit'), sum(value) FILTER (kind = 'edit'),
                    sum(value * value) FILTER (kind = 'edit')
-            FROM f {group_by}
+            FROM f WHERE segment IS NOT NULL GROUP BY feature, bucket, segment
         """  # noqa: S608 - only constant SQL and validated names are formatted in
-        k = len(self.dimensions)
         for row in self._rows(sql, params):
-            feature, bucket, grouping = str(row[0]), int(row[1]), int(row[2])
-            segment = self._segment(grouping, row[3 : 3 + k])
-            if segment is None:
-                continue
-            thumbs, down, regenerated, edits, edit_sum, edit_sq = row[3 + k :]
+            feature, bucket, segment = str(row[0]), int(row[1]), str(row[2])
+            thumbs, down, regenerated, edits, edit_sum, edit_sq = row[3:]
             start, end = self._span(bucket)
             if thumbs:
                 series[SeriesKey(feature, "thumbs_down_rate", segment)][start] = Window(
@@ -380,6 +349,15 @@ class SignalReader:
     def _span(self, bucket: int) -> tuple[datetime, datetime]:
         start = datetime.fromtimestamp(bucket, UTC)
         return start, datetime.fromtimestamp(bucket + self.bucket_s, UTC)
+
+
+def prefix_expr(expr: str, prefix: str) -> str:
+    """A segment expression over a table alias: `model` -> `c.model`."""
+    if not prefix:
+        return expr
+    if expr.startswith("json_extract_string(attributes"):
+        return expr.replace("attributes", f"{prefix}.attributes", 1)
+    return f"{prefix}.{expr}"
 
 
 def _naive(when: datetime) -> datetime:

@@ -33,11 +33,20 @@ def availability_severity(failing_share: float) -> tuple[Severity, str]:
     return Severity.P3, f"{failing_share:.1%} of requests failing (below 5% is P3)"
 
 
-def classify(incident_type: IncidentType, current_value: float) -> tuple[Severity, str]:
-    """Severity of a new incident from its type and the alerting signal's current value."""
-    if incident_type is IncidentType.AVAILABILITY:
+def classify(
+    incident_type: IncidentType, current_value: float, signal: str = "error_rate"
+) -> tuple[Severity, str]:
+    """Severity of an incident from its type and the alerting signal's current value.
+
+    Only the share of failing requests grades an availability incident by itself; other
+    signals (latency, volume, quality) start at P3 until a person or a rule triages them.
+    """
+    if incident_type is IncidentType.AVAILABILITY and signal == "error_rate":
         return availability_severity(current_value)
-    return Severity.P3, f"no severity rule for {incident_type} incidents yet; P3 until triaged"
+    return (
+        Severity.P3,
+        f"no severity rule for {signal.replace('_', ' ')} ({incident_type}) yet; P3 until triaged",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from fireline.clock import Clock
+from fireline.detect.base import SignalKind
+from fireline.detect.catalog import signal_named
 from fireline.detect.engine import TickResult
 from fireline.domain.alert import Alert, Level, Recovery
 from fireline.domain.guard import ContainmentLevel, Guard
@@ -50,20 +52,22 @@ class IncidentService:
             self._log(
                 tx, existing.incident_id, actor, "alert", _describe(alert), dict(alert.evidence)
             )
-            return self._grade(tx, existing, _current_level(alert), alert.severity)
+            return self._grade(
+                tx, existing, _current_level(alert), alert.severity, signal=alert.signal
+            )
 
         if alert.severity is not None:
             severity, why = alert.severity, f"graded {alert.severity} by its source"
         else:
-            severity, why = classify(alert.incident_type, _current_level(alert))
+            severity, why = classify(alert.incident_type, _current_level(alert), alert.signal)
         incident = tx.add_incident(
             Incident.detected(
                 feature=alert.feature,
                 type=alert.incident_type,
                 severity=severity,
                 title=alert.summary
-                or f"{alert.signal.replace('_', ' ')} of {alert.feature} at "
-                f"{_current_level(alert):.1%} (baseline {alert.baseline_value:.1%})",
+                or f"{_signal_of(alert)} at {_format(alert.signal, _current_level(alert))} "
+                f"(baseline {_format(alert.signal, alert.baseline_value)})",
                 at=now,
             ),
             now=now,
@@ -88,25 +92,34 @@ class IncidentService:
 
     def on_level(self, tx: StateTx, level: Level) -> Incident | None:
         """Raise the severity of the alert's incident if the signal got worse."""
-        alert = tx.open_alert(level.detector, level.feature)
+        alert = tx.open_alert(level.detector, level.feature, level.signal, level.segment)
         if alert is None or alert.incident_id is None:
             return None
         incident = tx.get_incident(alert.incident_id, for_update=True)
-        return self._grade(tx, incident, level.value) if incident.is_open else incident
+        if not incident.is_open:
+            return incident
+        return self._grade(tx, incident, level.value, signal=level.signal)
 
     def on_recovery(self, tx: StateTx, recovery: Recovery) -> Incident | None:
         """Close the alert; resolve its incident once none of its alerts is still firing."""
-        alert = tx.open_alert(recovery.detector, recovery.feature)
+        alert = tx.open_alert(
+            recovery.detector,
+            recovery.feature,
+            recovery.signal,
+            None if recovery.signal is None else recovery.segment,
+        )
         if alert is None or alert.alert_id is None or alert.incident_id is None:
             return None
         now = self._clock.now()
         tx.resolve_alert(alert.alert_id, recovery.at)
         incident = tx.get_incident(alert.incident_id, for_update=True)
         evidence = recovery.evidence
+        current = evidence.get("current_value", evidence.get("current"))
         message = recovery.summary or (
-            f"{alert.signal.replace('_', ' ')} back to baseline: "
-            f"{float(evidence.get('error_rate', 0.0)):.1%} of {evidence.get('calls')} calls "
-            f"over the last {int(evidence.get('recovery_seconds', 0)) // 60} min"
+            f"{_signal_of(alert)} back to baseline: "
+            f"{_format(alert.signal, float(current or 0.0))} over the last "
+            f"{int(evidence.get('recovery_seconds', 0)) // 60} min "
+            f"({int(evidence.get('n', 0))} observations)"
         )
         actor = f"detector:{recovery.detector}"
         self._log(tx, alert.incident_id, actor, "recovered", message, dict(evidence))
@@ -155,7 +168,13 @@ class IncidentService:
         return incident
 
     def _grade(
-        self, tx: StateTx, incident: Incident, value: float, given: Severity | None = None
+        self,
+        tx: StateTx,
+        incident: Incident,
+        value: float,
+        given: Severity | None = None,
+        *,
+        signal: str,
     ) -> Incident:
         """Raise the incident's severity when `value` (or a source's own grade) calls for
         worse, and contain accordingly. Severity never drops by itself: a person lowers it.
@@ -163,7 +182,7 @@ class IncidentService:
         if given is not None:
             severity, why = given, f"an alert graded {given} by its source joined"
         else:
-            severity, why = classify(incident.type, value)
+            severity, why = classify(incident.type, value, signal)
         if severity.rank >= incident.severity.rank:
             return incident
         assert incident.incident_id is not None
@@ -230,20 +249,39 @@ class IncidentService:
 
 def _current_level(alert: Alert) -> float:
     """The alerting signal as it stands now: its latest bucket when that bucket has traffic."""
-    latest = alert.evidence.get("latest_error_rate")
-    if latest is None or int(alert.evidence.get("latest_calls", 0)) < _MIN_LATEST_CALLS:
+    evidence = alert.evidence
+    latest = evidence.get("latest_value", evidence.get("latest"))
+    if alert.signal != "error_rate" or not isinstance(latest, int | float):
+        return alert.current_value
+    if int(evidence.get("latest_n", 0)) < _MIN_LATEST_CALLS:
         return alert.current_value
     return max(alert.current_value, float(latest))
+
+
+def _signal_of(alert: Alert) -> str:
+    where = "".join(f" ({k} {v})" for k, v in sorted(alert.segment.items()))
+    return f"{alert.signal.replace('_', ' ')} of {alert.feature}{where}"
+
+
+def _format(signal: str, value: float) -> str:
+    """A value of a signal as people read it: rates as percentages."""
+    found = signal_named(signal)
+    if found is not None and found.kind is SignalKind.RATE:
+        return f"{value:.1%}" if value >= 0.001 else f"{value:.2%}"
+    return f"{value:,.4g}"
 
 
 def _describe(alert: Alert) -> str:
     if alert.summary is not None:
         return alert.summary
     evidence = alert.evidence
+    seconds = (alert.window_end - alert.window_start).total_seconds()
+    statistic, threshold = evidence.get("statistic"), evidence.get("threshold")
+    test = f"{evidence.get('test', alert.detector)}"
+    if isinstance(statistic, int | float) and isinstance(threshold, int | float):
+        test += f": {statistic:.3g} against {threshold:.3g}"
     return (
-        f"{alert.signal.replace('_', ' ')} of {alert.feature} {alert.current_value:.1%} over the "
-        f"last {int(evidence.get('window_seconds', 0)) // 60} min ({evidence.get('errors')} of "
-        f"{evidence.get('calls')} calls; {float(evidence.get('latest_error_rate', 0)):.1%} in the "
-        f"last bucket) against a baseline of {alert.baseline_value:.2%} "
-        f"(p = {alert.p_value:.2g}, alpha = {float(evidence.get('alpha', 0)):.2g})"
+        f"{_signal_of(alert)} {_format(alert.signal, alert.current_value)} over the last "
+        f"{int(seconds) // 60} min against a baseline of "
+        f"{_format(alert.signal, alert.baseline_value)} ({test}; p <= {alert.p_value:.2g})"
     )

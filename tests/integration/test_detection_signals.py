@@ -1,0 +1,193 @@
+"""Detection on real stores: signals per feature and segment, budgets, evals, feedback, restarts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fireline.clock import SimulatedClock
+from fireline.config import Config, parse_config
+from fireline.domain.alert import Alert
+from fireline.domain.telemetry import Call, CallStatus, Feedback, FeedbackKind
+from fireline.runtime import Fireline
+from fireline.settings import Settings
+from tests.conftest import T0
+
+TENANTS = ("acme", "globex", "initech")
+
+
+class App:
+    """A simulated app: 90 calls a minute over three tenants, with knobs for faults."""
+
+    def __init__(self, fireline: Fireline, clock: SimulatedClock, seed: int = 1) -> None:
+        self.fireline, self.clock = fireline, clock
+        self.rng = np.random.default_rng(seed)
+        self.count = 0
+        self.alerts: list[Alert] = []
+
+    def minute(self, **fault: Any) -> None:
+        start, rng = self.clock.now(), self.rng
+        calls, feedback = [], []
+        for i in range(90):
+            tenant = TENANTS[i % 3]
+            error_rate = fault.get("error_rate", {}).get(tenant, 0.01)
+            latency = fault.get("latency_ms", 800.0)
+            score = fault.get("score", 0.9)
+            self.count += 1
+            call_id = f"call-{self.count}"
+            calls.append(
+                Call(
+                    call_id=call_id,
+                    time=start + timedelta(seconds=i * 60 / 90),
+                    feature="assistant",
+                    status=CallStatus.ERROR if rng.random() < error_rate else CallStatus.OK,
+                    latency_ms=float(rng.lognormal(np.log(latency), 0.3)),
+                    model="gpt-x",
+                    tenant=tenant,
+                    input_tokens=int(rng.integers(200, 400)),
+                    output_tokens=int(rng.integers(100, 200)),
+                    cost_usd=fault.get("cost_usd", 0.002),
+                    eval_scores={"faithfulness": float(np.clip(rng.normal(score, 0.05), 0, 1))},
+                )
+            )
+            if rng.random() < 0.3:
+                down = rng.random() < fault.get("thumbs_down", 0.05)
+                feedback.append(
+                    Feedback(
+                        feedback_id=f"fb-{self.count}",
+                        call_id=call_id,
+                        time=start + timedelta(seconds=i * 60 / 90 + 0.1),
+                        kind=FeedbackKind.THUMBS_DOWN if down else FeedbackKind.THUMBS_UP,
+                    )
+                )
+        self.fireline.telemetry.insert_calls(calls)
+        self.fireline.telemetry.insert_new_feedback(feedback)
+        self.clock.advance(60)
+        self.alerts.extend(self.fireline.tick().alerts)
+
+    def run(self, minutes: int, **fault: Any) -> list[Alert]:
+        before = len(self.alerts)
+        for _ in range(minutes):
+            self.minute(**fault)
+        return self.alerts[before:]
+
+
+def deployment(config: str = "") -> tuple[Fireline, SimulatedClock]:
+    clock = SimulatedClock(T0)
+    return Fireline.in_memory(clock, config=parse_config(config) if config else Config()), clock
+
+
+def signals_of(alerts: list[Alert]) -> set[tuple[str, tuple[tuple[str, str], ...]]]:
+    return {(a.signal, tuple(sorted(a.segment.items()))) for a in alerts}
+
+
+def test_two_healthy_hours_raise_no_alert_on_any_signal() -> None:
+    app = App(*deployment())
+
+    assert app.run(120) == []
+
+
+def test_a_fault_in_one_tenant_alerts_on_that_tenant_with_its_own_calls_as_evidence() -> None:
+    fireline, clock = deployment()
+    app = App(fireline, clock)
+    app.run(100)
+
+    alerts = app.run(5, error_rate={"globex": 0.4})
+
+    tenant_alerts = [a for a in alerts if a.segment == {"tenant": "globex"}]
+    assert [a.signal for a in tenant_alerts] == ["error_rate"]
+    assert ("error_rate", (("tenant", "acme"),)) not in signals_of(alerts)
+    evidence = tenant_alerts[0].evidence
+    assert evidence["segment"] == {"tenant": "globex"}
+    assert evidence["sample_call_ids"]
+    for call_id in evidence["sample_call_ids"]:
+        call = fireline.telemetry.get_call(call_id)
+        assert call is not None
+        assert (call["tenant"], call["status"]) == ("globex", "error")
+    assert tenant_alerts[0].current_value > 0.2 > 0.05 > tenant_alerts[0].baseline_value
+
+
+def test_a_latency_regression_alerts_in_milliseconds() -> None:
+    app = App(*deployment())
+    app.run(100)
+
+    alerts = app.run(5, latency_ms=1_600.0)
+
+    [latency] = [a for a in alerts if a.signal == "latency" and not a.segment]
+    assert 700 < latency.baseline_value < 900
+    assert latency.current_value > 1_300
+    assert latency.evidence["direction"] == "up"
+
+
+def test_a_cost_budget_in_the_configuration_alerts_when_cost_per_hour_passes_it() -> None:
+    # 90 calls a minute at $0.002 is $10.80 an hour.
+    app = App(*deployment("detection:\n  signals:\n    cost_per_hour: {budget: 20}\n"))
+    assert app.run(30) == []
+
+    alerts = app.run(5, cost_usd=0.006)
+
+    [budget] = [a for a in alerts if a.signal == "cost_per_hour" and not a.segment]
+    assert budget.detector == "budget"
+    assert budget.current_value > 20
+    assert budget.evidence["limit"] == 20
+
+
+def test_a_drop_in_an_eval_score_alerts_on_that_eval() -> None:
+    app = App(*deployment())
+    app.run(100)
+
+    alerts = app.run(5, score=0.7)
+
+    found = signals_of(alerts)
+    assert ("eval.faithfulness", ()) in found
+    assert ("eval_fail_rate.faithfulness", ()) not in found  # 0.7 still passes 0.5
+
+
+def test_a_rise_in_thumbs_down_alerts_on_the_feedback_signal() -> None:
+    app = App(*deployment())
+    app.run(100)
+
+    alerts = app.run(20, thumbs_down=0.5)
+
+    assert ("thumbs_down_rate", ()) in signals_of(alerts)
+
+
+def test_a_signal_switched_off_in_the_configuration_is_not_watched() -> None:
+    config = (
+        "detection:\n  features:\n    assistant:\n      signals:\n"
+        "        error_rate: {enabled: false}\n"
+    )
+    app = App(*deployment(config))
+    app.run(100)
+
+    alerts = app.run(5, error_rate=dict.fromkeys(TENANTS, 0.5))
+
+    assert all(a.signal != "error_rate" for a in alerts)
+
+
+def test_a_restart_during_an_alarm_neither_loses_nor_refires_it(tmp_path: Path) -> None:
+    clock = SimulatedClock(T0)
+
+    def start() -> Fireline:
+        return Fireline(Settings(data_dir=tmp_path), clock=clock, lateness_s=0)
+
+    first = start()
+    app = App(first, clock)
+    app.run(100)
+    fired = app.run(3, error_rate=dict.fromkeys(TENANTS, 0.5))
+    assert ("error_rate", ()) in signals_of(fired)
+    first.close()
+
+    second = start()
+    app.fireline = second
+    again = app.run(5, error_rate=dict.fromkeys(TENANTS, 0.5))
+    after = app.run(30)
+    second.close()
+
+    assert ("error_rate", ()) not in signals_of(again)
+    [incident] = [i for i in second.list_incidents() if i.feature == "assistant"]
+    assert incident.state.value == "resolved"
+    assert after == [] or ("error_rate", ()) not in signals_of(after)
