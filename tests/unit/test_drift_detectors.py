@@ -127,14 +127,15 @@ def test_recovery_evidence_lasts_one_bucket():
     for i in range(70, 75):
         detector.update(values_at(i, rng.normal(3, 1, 80)))
     assert detector.drift_detected
-    i = 75
-    while detector.drift_detected:
+    for i in range(75, 100):
         detector.update(values_at(i, rng.normal(0, 1, 80)))
-        i += 1
+        if not detector.drift_detected:
+            break
 
+    assert not detector.drift_detected
     assert detector.evidence["recovery_seconds"] == detector.recovery_s
     assert detector.evidence["p_value"] is None or detector.evidence["p_value"] > 0.05
-    detector.update(values_at(i, rng.normal(0, 1, 80)))
+    detector.update(values_at(i + 1, rng.normal(0, 1, 80)))
     assert detector.evidence == {}
 
 
@@ -275,7 +276,7 @@ def test_mmd_finds_texts_on_another_topic_and_not_more_of_the_same():
     assert first_alarm(detector, stable) is None
     assert first_alarm(detector, other_topic) is not None
     assert detector.evidence["current"] < detector.evidence["baseline"]
-    assert detector.evidence["p_value"] < detector.alpha(3_600)
+    assert detector.evidence["p_value"] <= detector.alpha(3_600)
 
 
 def test_mmd_draws_as_many_permutations_as_a_small_level_needs():
@@ -299,7 +300,7 @@ def test_mmd_stops_drawing_permutations_once_the_level_is_out_of_reach():
 
     comparison = detector.compare(reference, recent, 1e-4)
 
-    assert comparison.details["permutations"] == detector.permutations  # not 9,999
+    assert comparison.details["permutations"] < 9_999 // 10
     assert comparison.p_value is not None
     assert comparison.p_value > 1e-4
 

@@ -28,7 +28,7 @@ class MMDDriftDetector(DriftDetector[Embeddings]):
     with the RBF kernel exp(−d² / h), h the median squared distance between the pooled
     embeddings (the median heuristic). The p-value comes from random relabellings of the
     pooled sample: at least `permutations`, and as many as the level of the decision needs
-    (it spreads `false_alarms_per_30_days` over 30 days of decisions: 720 for hourly buckets,
+    (it spreads `false_alarms_per_30_days` over 30 days of decisions: some 720 for hourly buckets,
     43,200 for minutes), drawn only when the effect is large enough to matter and stopped as
     soon as the p-value cannot reach the level, so the test is exact and mostly cheap.
 
@@ -76,7 +76,7 @@ class MMDDriftDetector(DriftDetector[Embeddings]):
         recovery_p: float = 0.05,
         max_recent: int = 100,
         max_reference: int = 200,
-        permutations: int = 1_000,
+        permutations: int = 200,
         seed: int = 0,
     ) -> None:
         if permutations < 1:
@@ -190,7 +190,7 @@ def permutation_test(
     nulls: list[NDArray[np.float32]] = []
     exceed = drawn = 0
     while drawn < needed:
-        batch = min(_BATCH, needed - drawn)
+        batch = min(least if drawn == 0 else _BATCH, needed - drawn)
         signs = rng.permuted(np.repeat(s[:, None], batch, axis=1), axis=0)
         nulls.append(np.einsum("ib,ib->b", signs, kernel @ signs))
         exceed += int(np.sum(nulls[-1] >= statistic))
