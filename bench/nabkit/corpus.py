@@ -23,9 +23,14 @@ REPORT_KEYS = {
 
 
 def nab_dir() -> Path:
-    """Where the NAB data lives: `$FIRELINE_NAB_DIR`, else `../shared/data/nab` of the repo."""
+    """Where the NAB data lives: `$FIRELINE_NAB_DIR`, else `../shared/data/nab` of the repo,
+    else the workplace's shared folder (a clone made elsewhere, as CI's, still finds it)."""
     given = os.environ.get("FIRELINE_NAB_DIR")
-    return Path(given) if given else REPO_ROOT.parent / "shared" / "data" / "nab"
+    if given:
+        return Path(given)
+    beside = REPO_ROOT.parent / "shared" / "data" / "nab"
+    workplace = Path("/work/shared/data/nab")
+    return workplace if not beside.exists() and workplace.exists() else beside
 
 
 @dataclass(frozen=True)
