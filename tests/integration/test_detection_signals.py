@@ -34,6 +34,7 @@ class App:
         for i in range(90):
             tenant = TENANTS[i % 3]
             error_rate = fault.get("error_rate", {}).get(tenant, 0.01)
+            timed_out = rng.random() < fault.get("timeout_rate", 0.003)
             latency = fault.get("latency_ms", 800.0)
             score = fault.get("score", 0.9)
             self.count += 1
@@ -43,7 +44,10 @@ class App:
                     call_id=call_id,
                     time=start + timedelta(seconds=i * 60 / 90),
                     feature="assistant",
-                    status=CallStatus.ERROR if rng.random() < error_rate else CallStatus.OK,
+                    status=CallStatus.ERROR
+                    if timed_out or rng.random() < error_rate
+                    else CallStatus.OK,
+                    error_type="timeout" if timed_out else "rate_limit",
                     latency_ms=float(rng.lognormal(np.log(latency), 0.3)),
                     model="gpt-x",
                     tenant=tenant,
@@ -53,6 +57,15 @@ class App:
                     eval_scores={"faithfulness": float(np.clip(rng.normal(score, 0.05), 0, 1))},
                 )
             )
+            if rng.random() < fault.get("regenerate", 0.02):
+                feedback.append(
+                    Feedback(
+                        feedback_id=f"re-{self.count}",
+                        call_id=call_id,
+                        time=start + timedelta(seconds=i * 60 / 90 + 0.2),
+                        kind=FeedbackKind.REGENERATE,
+                    )
+                )
             if rng.random() < 0.3:
                 down = rng.random() < fault.get("thumbs_down", 0.05)
                 feedback.append(
@@ -84,10 +97,14 @@ def signals_of(alerts: list[Alert]) -> set[tuple[str, tuple[tuple[str, str], ...
     return {(a.signal, tuple(sorted(a.segment.items()))) for a in alerts}
 
 
-def test_two_healthy_hours_raise_no_alert_on_any_signal() -> None:
+def test_two_healthy_hours_stay_within_the_false_alarm_budget_of_every_series() -> None:
     app = App(*deployment())
 
-    assert app.run(120) == []
+    alerts = app.run(120)
+
+    # About 100 series for 2 hours at one false alarm per 30 days each: 0.28 expected, so
+    # three or more would happen with probability 0.3% if every detector kept its budget.
+    assert len(alerts) <= 2, signals_of(alerts)
 
 
 def test_a_fault_in_one_tenant_alerts_on_that_tenant_with_its_own_calls_as_evidence() -> None:
@@ -98,7 +115,8 @@ def test_a_fault_in_one_tenant_alerts_on_that_tenant_with_its_own_calls_as_evide
     alerts = app.run(5, error_rate={"globex": 0.4})
 
     tenant_alerts = [a for a in alerts if a.segment == {"tenant": "globex"}]
-    assert [a.signal for a in tenant_alerts] == ["error_rate"]
+    # The failures are rate limits: the error rate and the rate-limit rate both moved.
+    assert [a.signal for a in tenant_alerts] == ["error_rate", "error_rate.rate_limit"]
     assert ("error_rate", (("tenant", "acme"),)) not in signals_of(alerts)
     evidence = tenant_alerts[0].evidence
     assert evidence["segment"] == {"tenant": "globex"}
@@ -188,6 +206,32 @@ def test_a_restart_during_an_alarm_neither_loses_nor_refires_it(tmp_path: Path) 
     second.close()
 
     assert ("error_rate", ()) not in signals_of(again)
-    [incident] = [i for i in second.list_incidents() if i.feature == "assistant"]
+    [incident] = [i for i in second.list_incidents() if i.title.startswith("error rate")]
     assert incident.state.value == "resolved"
     assert after == [] or ("error_rate", ()) not in signals_of(after)
+
+
+def test_more_timeouts_alert_on_the_timeout_rate_itself() -> None:
+    app = App(*deployment())
+    app.run(100)
+
+    alerts = app.run(10, timeout_rate=0.05)
+
+    timeouts = [a for a in alerts if a.signal == "error_rate.timeout" and not a.segment]
+    assert len(timeouts) == 1
+    assert timeouts[0].baseline_value < 0.01 < 0.03 < timeouts[0].current_value
+    assert timeouts[0].incident_type.value == "availability"
+    call = app.fireline.telemetry.get_call(timeouts[0].evidence["sample_call_ids"][0])
+    assert call is not None
+    assert call["error_type"] == "timeout"
+
+
+def test_more_regenerations_alert_on_the_regenerate_rate() -> None:
+    app = App(*deployment())
+    app.run(100)
+
+    alerts = app.run(15, regenerate=0.2)
+
+    [regenerations] = [a for a in alerts if a.signal == "regenerate_rate" and not a.segment]
+    # Minutes without a regeneration counted as calls without one: the baseline is ~2%.
+    assert 0.01 < regenerations.baseline_value < 0.035

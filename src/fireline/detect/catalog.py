@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from fireline.detect.base import Direction, SignalKind
 from fireline.domain.incident import IncidentType
 
-#: Prefixes of the signals made per eval name found in calls' eval_scores.
+#: Prefixes of the signals made per eval name found in calls' eval_scores, and per error type.
 EVAL_SCORE = "eval."
 EVAL_FAIL_RATE = "eval_fail_rate."
+ERROR_TYPE_RATE = "error_rate."
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +30,9 @@ class Signal:
     log_scale: bool = False
     #: Watched only when switched on (it needs an optional extra, or a budget).
     opt_in: bool = False
+    #: A rate of hits among all calls, stored only where hits happened: a bucket without
+    #: a window had calls (its volume) and no hit, not no data.
+    of_all_calls: bool = False
 
     def natural(self, value: float | None) -> float | None:
         """A value of the signal in its own units (undoing the log scale)."""
@@ -80,7 +84,15 @@ SIGNALS: dict[str, Signal] = {
         Signal("refusal_rate", _RATE, _Q, _UP, _BERNOULLI, "share of answers refused"),
         Signal("empty_rate", _RATE, _Q, _UP, _BERNOULLI, "share of answers empty"),
         Signal("thumbs_down_rate", _RATE, _Q, _UP, _BERNOULLI, "thumbs down of thumbs given"),
-        Signal("regenerate_rate", _RATE, _Q, _UP, _BERNOULLI, "regenerations per call"),
+        Signal(
+            "regenerate_rate",
+            _RATE,
+            _Q,
+            _UP,
+            _BERNOULLI,
+            "regenerations per call",
+            of_all_calls=True,
+        ),
         Signal("edit_distance", _MEAN, _Q, _UP, _GAUSSIAN, "users' edits to answers"),
         Signal(
             "output_length",
@@ -139,6 +151,17 @@ def signal_named(name: str) -> Signal | None:
         return SIGNALS[name]
     if name.startswith(EVAL_SCORE) and len(name) > len(EVAL_SCORE):
         return Signal(name, _MEAN, _Q, _DOWN, _GAUSSIAN, f"mean {name[len(EVAL_SCORE) :]} score")
+    if name.startswith(ERROR_TYPE_RATE) and len(name) > len(ERROR_TYPE_RATE):
+        kind = name[len(ERROR_TYPE_RATE) :]
+        return Signal(
+            name,
+            _RATE,
+            _A,
+            _UP,
+            _BERNOULLI,
+            f"share of calls failing with {kind}",
+            of_all_calls=True,
+        )
     if name.startswith(EVAL_FAIL_RATE) and len(name) > len(EVAL_FAIL_RATE):
         evaluation = name[len(EVAL_FAIL_RATE) :]
         return Signal(name, _RATE, _Q, _UP, _BERNOULLI, f"share of calls failing {evaluation}")

@@ -135,7 +135,9 @@ class DetectionEngine:
                 if watch.detector.drift_detected and opened not in still_open:
                     watch.detector.clear()  # a person resolved the incident; judge afresh
                 first = firsts.get(feature, start) if feature in new else start
-                events.extend(self._feed(watch, series.get(watch.key, {}), first, end))
+                volume = series.get(SeriesKey(feature, "volume", watch.key.segment), {})
+                windows = series.get(watch.key, {})
+                events.extend(self._feed(watch, windows, first, end, volume))
                 level = watch.detector.level if watch.detector.drift_detected else None
                 if level is not None:
                     value = watch.signal.natural(level)
@@ -160,7 +162,12 @@ class DetectionEngine:
         return TickResult(end, buckets, events, levels, count)
 
     def _feed(
-        self, watch: _Watch, windows: dict[datetime, Window], start: datetime, end: datetime
+        self,
+        watch: _Watch,
+        windows: dict[datetime, Window],
+        start: datetime,
+        end: datetime,
+        volume: dict[datetime, Window],
     ) -> list[DetectionEvent]:
         events: list[DetectionEvent] = []
         detector, step = watch.detector, timedelta(seconds=self.bucket_s)
@@ -168,7 +175,10 @@ class DetectionEngine:
         bucket = start
         while bucket < end:
             window = windows.get(bucket)
-            if window is None and timed:
+            if window is None and watch.signal.of_all_calls and bucket in volume:
+                # The bucket had calls and none of them hit.
+                window = Window(bucket, bucket + step, n=int(volume[bucket].total))
+            elif window is None and timed:
                 window = Window(bucket, bucket + step)
             if window is not None:
                 if window.n:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fireline.detect.base import Window
-from fireline.detect.catalog import EVAL_FAIL_RATE, EVAL_SCORE
+from fireline.detect.catalog import ERROR_TYPE_RATE, EVAL_FAIL_RATE, EVAL_SCORE
 from fireline.detect.config import Detection
 from fireline.store.telemetry import TelemetryStore
 
@@ -46,6 +46,7 @@ _EMPTY = "status = 'ok' AND (output_tokens = 0 OR output_text = '')"
 #: For sample call ids on alerts: which calls show each signal, and the worst first.
 _SAMPLE_BY: dict[str, tuple[str, str]] = {
     "error_rate": ("status = 'error'", "time"),
+    "error_rate.": ("status = 'error' AND coalesce(error_type, 'unknown') = $kind", "time"),
     "error_types": ("status = 'error'", "time"),
     "refusal_rate": (f"finish_reason IN {_REFUSALS}", "time"),
     "finish_reasons": (f"finish_reason IN {_REFUSALS} OR finish_reason = 'length'", "time"),
@@ -92,6 +93,7 @@ class SignalReader:
         series: Series = defaultdict(dict)
         params = {"start": _naive(start), "end": _naive(end), "bucket": self.bucket_s}
         self._calls(series, params)
+        self._error_types(series, params)
         self._evals(series, params)
         self._feedback(series, params)
         self._sessions(series, params)
@@ -173,6 +175,26 @@ class SignalReader:
                 found["cost_per_hour"] = Window(start, end, n=calls, total=per_hour)
             for signal, window in found.items():
                 series[SeriesKey(feature, signal, segment)][start] = window
+
+    def _error_types(self, series: Series, params: dict[str, Any]) -> None:
+        """Failed calls per error type: `error_rate.<type>`, hits among all calls."""
+        sql = f"""
+            WITH e AS (
+                SELECT feature,
+                       CAST(floor(epoch(time) / $bucket) AS BIGINT) * $bucket AS bucket,
+                       {self._segments()}, coalesce(error_type, 'unknown') AS kind
+                FROM calls WHERE time >= $start AND time < $end AND status = 'error'
+            )
+            SELECT feature, bucket, segment, kind, count(*)
+            FROM e WHERE segment IS NOT NULL GROUP BY ALL
+        """  # noqa: S608 - only constant SQL and validated names are formatted in
+        for feature, bucket, segment, kind, hits in self._rows(sql, params):
+            start, end = self._span(int(bucket))
+            volume = series.get(SeriesKey(str(feature), "volume", str(segment)), {}).get(start)
+            if volume is None:
+                continue
+            key = SeriesKey(str(feature), ERROR_TYPE_RATE + str(kind), str(segment))
+            series[key][start] = Window(start, end, n=int(volume.total), total=float(hits))
 
     def _evals(self, series: Series, params: dict[str, Any]) -> None:
         sql = f"""
@@ -324,6 +346,9 @@ class SignalReader:
         params: dict[str, Any] = {"feature": key.feature, "start": _naive(start)}
         params.update({"end": _naive(end), "limit": limit})
         where, order = _SAMPLE_BY.get(key.signal, ("TRUE", "time DESC"))
+        if key.signal.startswith(ERROR_TYPE_RATE):
+            where, order = _SAMPLE_BY[ERROR_TYPE_RATE]
+            params["kind"] = key.signal[len(ERROR_TYPE_RATE) :]
         if key.signal.startswith((EVAL_SCORE, EVAL_FAIL_RATE)):
             params["eval"] = key.signal.partition(".")[2]
             where = "map_extract(eval_scores, $eval)[1] IS NOT NULL"
