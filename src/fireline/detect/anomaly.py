@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.stats import norm
 
+from fireline.detect.anomaly_scores import Ring, SeasonalSurprise, nearest, robust
 from fireline.detect.base import (
     DEFAULT_FALSE_ALARMS_PER_30_DAYS,
     SECONDS_PER_30_DAYS,
@@ -16,59 +17,11 @@ from fireline.detect.base import (
     Window,
 )
 
-_MAD_TO_SD = 1.4826
 _SQRT2 = math.sqrt(2.0)
 #: Relative standard error of a MAD-based standard deviation, times sqrt(n), for Gaussian data.
 _MAD_RELATIVE_SE = 1.17
 #: The smallest p-value reported, so its logarithm stays finite.
 _MIN_P = 1e-300
-
-
-class _Ring:
-    """A fixed-size buffer of floats (or rows of `width` floats), oldest overwritten first."""
-
-    def __init__(self, size: int, width: int = 0) -> None:
-        self.data = np.zeros((size, width) if width else size)
-        self.count = 0
-        self.pos = 0
-
-    def push(self, value: float) -> None:
-        self.data[self.pos] = value
-        self.pos = (self.pos + 1) % len(self.data)
-        self.count = min(self.count + 1, len(self.data))
-
-    def push_row(self, row: np.ndarray) -> None:
-        self.data[self.pos] = row
-        self.pos = (self.pos + 1) % len(self.data)
-        self.count = min(self.count + 1, len(self.data))
-
-    def values(self) -> np.ndarray:
-        return self.data if self.count == len(self.data) else self.data[: self.count]
-
-    def last(self, k: int) -> np.ndarray:
-        """The `k` most recent values (fewer if not yet seen), oldest first."""
-        k = min(k, self.count)
-        idx = (self.pos - k + np.arange(k)) % len(self.data)
-        return self.data[idx]
-
-    def clear(self) -> None:
-        self.count = self.pos = 0
-
-    def to_state(self) -> list[Any]:
-        return [self.data[: self.count].tolist(), self.pos]
-
-    def load_state(self, state: list[Any]) -> None:
-        values, pos = state
-        self.data[: len(values)] = values
-        self.count, self.pos = len(values), int(pos)
-
-
-def _robust(values: np.ndarray) -> tuple[float, float]:
-    """Median and a robust standard deviation (MAD, floored by a share of the spread)."""
-    median = float(np.median(values))
-    mad = _MAD_TO_SD * float(np.median(np.abs(values - median)))
-    spread = float(values.max() - values.min())
-    return median, max(mad, 0.05 * spread, 1e-6 * abs(median), 1e-12)
 
 
 class MetricAnomalyDetector:
@@ -77,10 +30,16 @@ class MetricAnomalyDetector:
     Surprise: the latest `pattern` values are compared with every earlier stretch of as many
     values in the baseline (the trailing `patterns` stretches); the largest coordinate gap to
     the nearest one, in robust standard deviations of the trailing `history` values (median
-    and MAD), on a log scale, is the surprise. `score`, in [0, 1], is how far the surprise
-    beats the largest of the previous `record_window` surprises (`1 - e^-excess`; 0 if it
-    does not): an anomaly is a pattern unlike anything seen for a long while, so a repeated
-    spike, a daily cycle or a noisy stretch score low after their first occurrence.
+    and MAD), on a log scale, is the surprise; a second one compares the means of `coarse`
+    values over `pattern * coarse` values (a slower shape). Each surprise scores how far it
+    beats the largest of its previous `record_window` (`1 - e^-excess`; 0 if it does not),
+    or, if higher, an anomaly likelihood of its recent run (`_score_of`). A third surprise,
+    of the change since the same time a day earlier (`SeasonalSurprise`), scores its record
+    over `seasonal_window`. `score`, in [0, 1], is the largest of these, or 1 for a value
+    beyond the range of all earlier values by more than `beyond_range` of it; 0 for the
+    first `warmup` values, and for `quiet - 1` values after a score of `quiet_score` or more
+    (one detection per anomaly). A repeated spike, a daily cycle or a noisy stretch score
+    low after their first occurrence.
 
     Alarm (`drift_detected`): the robust z-score of the value, in `direction`, has a Gaussian
     p-value below the false-alarm budget spread over the checks of 30 days (`bucket_s` per
@@ -116,14 +75,31 @@ class MetricAnomalyDetector:
         min_history: int = 60,
         pattern: int = 8,
         patterns: int = 1500,
-        record_window: int = 2000,
+        coarse: int = 4,
+        record_window: int = 1000,
+        likelihood_window: int = 4000,
+        likelihood_short: int = 5,
+        likelihood_p: float = 1e-6,
+        warmup: int = 100,
+        quiet: int = 100,
+        quiet_score: float = 0.05,
+        beyond_range: float = 0.1,
+        seasonal_window: int = 2000,
         recovery: int = 5,
         recovery_z: float = 3.0,
         relearn: int = 50,
     ) -> None:
         if false_alarms_per_30_days <= 0:
             raise ValueError("false_alarms_per_30_days must be positive")
-        if not 2 <= min_history <= history or pattern < 1 or patterns < 1 or record_window < 1:
+        sizes = (
+            pattern,
+            patterns,
+            coarse,
+            record_window,
+            likelihood_window,
+            likelihood_short,
+        )
+        if not 2 <= min_history <= history or min(sizes) < 1 or not 0 < likelihood_p < 1:
             raise ValueError("need 2 <= min_history <= history and positive sizes")
         self.direction = direction
         self.false_alarms_per_30_days = false_alarms_per_30_days
@@ -132,15 +108,32 @@ class MetricAnomalyDetector:
         self.min_history = min_history
         self.pattern = pattern
         self.patterns = patterns
+        self.coarse = coarse
         self.record_window = record_window
+        self.likelihood_window = likelihood_window
+        self.likelihood_short = likelihood_short
+        self.likelihood_p = likelihood_p
+        self.warmup = warmup
+        self.quiet = quiet
+        self.quiet_score = quiet_score
+        self.beyond_range = beyond_range
+        self.seasonal_window = seasonal_window
         self.recovery = recovery
         self.recovery_z = recovery_z
         self.relearn = relearn
-        self._values = _Ring(history)
-        self._recent = _Ring(pattern)
-        self._tail = _Ring(2 * pattern)
-        self._patterns = _Ring(patterns, pattern)
-        self._surprises = _Ring(record_window)
+        self._values = Ring(history)
+        span = pattern * coarse
+        self._recent = Ring(span)
+        self._tail = Ring(max(2 * pattern, 2 * span - 1))
+        self._patterns = Ring(patterns, pattern)
+        self._coarse_patterns = Ring(patterns, pattern)
+        self._surprises = Ring(max(record_window, likelihood_window))
+        self._coarse_surprises = Ring(max(record_window, likelihood_window))
+        self._seen = 0
+        self._quiet_left = 0
+        self._seasonal = SeasonalSurprise(history, min_history)
+        self._seasonal_surprises = Ring(seasonal_window)
+        self._range: list[float] = []
         self._held: list[float] = []
         self._previous: float | None = None
         self._normal_run = 0
@@ -185,10 +178,37 @@ class MetricAnomalyDetector:
             return
         self._previous = value
         self._recent.push(value)
-        level_z, surprise = self._surprise_of(value)
-        record = float(self._surprises.values().max()) if self._surprises.count else surprise
-        self._score = 1.0 - math.exp(record - surprise) if surprise > record else 0.0
-        self._surprises.push(surprise)
+        self._seen += 1
+        level_z, surprises = self._surprise_of(value)
+        seasonal = self._seasonal.update(value, (x.end - x.start).total_seconds())
+        if self._seen <= self.warmup:  # a short baseline makes everything look new
+            surprises, seasonal = (0.0, 0.0), 0.0
+        score = max(
+            self._score_of(ring, surprise)
+            for ring, surprise in zip(
+                (self._surprises, self._coarse_surprises), surprises, strict=True
+            )
+        )
+        ring = self._seasonal_surprises
+        if ring.count and seasonal > (record := float(ring.values().max())):
+            score = max(score, 1.0 - math.exp(record - seasonal))
+        ring.push(seasonal)
+        if self._range:  # a value well outside the range of all values seen so far
+            low, high = self._range
+            margin = self.beyond_range * (high - low)
+            if value > high + margin or value < low - margin:
+                score = 1.0
+            self._range = [min(low, value), max(high, value)]
+        else:
+            self._range = [value, value]
+        if self._seen <= self.warmup:
+            score = 0.0
+        if self._quiet_left > 0:  # one detection per anomaly: stay quiet for a while after
+            self._quiet_left -= 1
+            score = 0.0
+        elif score >= self.quiet_score:
+            self._quiet_left = self.quiet - 1
+        self._score = score
         if self._alarmed:
             self._follow_alarm(value, level_z, x)
             return
@@ -199,16 +219,51 @@ class MetricAnomalyDetector:
             return
         self._learn(value)
 
-    def _surprise_of(self, value: float) -> tuple[float, float]:
-        """The robust z-score of the value and the log surprise of the latest pattern."""
+    def _score_of(self, ring: Ring, surprise: float) -> float:
+        """A new record over the last `record_window` surprises, or an unlikely recent run.
+
+        Record: `1 - e^-excess` of the surprise over the largest of the last
+        `record_window`. Likelihood (as Numenta's anomaly likelihood): the mean of the
+        latest `likelihood_short` surprises against a Gaussian of the previous
+        `likelihood_window`; its tail p-value, if below `likelihood_p`, scores
+        `log p / log 1e-12` (capped at 1). The surprise is then pushed into the ring.
+        """
+        score = 0.0
+        if ring.count:
+            record = float(ring.last(self.record_window).max())
+            score = 1.0 - math.exp(record - surprise) if surprise > record else 0.0
+            past = ring.values()
+            mean = float(past.mean())
+            sd = math.sqrt(max(float((past * past).mean()) - mean * mean, 1e-6))
+            recent = ring.last(self.likelihood_short - 1)
+            short = (float(recent.sum()) + surprise) / (len(recent) + 1)
+            p_value = max(0.5 * math.erfc((short - mean) / sd / _SQRT2), 1e-12)
+            if p_value < self.likelihood_p:
+                score = max(score, min(1.0, math.log(p_value) / math.log(1e-12)))
+        ring.push(surprise)
+        return score
+
+    def _surprise_of(self, value: float) -> tuple[float, tuple[float, float]]:
+        """The robust z-score of the value and the log surprises of the latest patterns.
+
+        Two patterns: the latest `pattern` values, and the means of `coarse` values over the
+        latest `pattern * coarse` values (a slower shape).
+        """
         if self._values.count < self.min_history:
-            return 0.0, 0.0
-        median, sd = _robust(self._values.values())
+            return 0.0, (0.0, 0.0)
+        median, sd = robust(self._values.values())
         level_z = (value - median) / sd
-        if self._recent.count < self.pattern or self._patterns.count == 0:
-            return level_z, 0.0
-        gaps = np.abs(self._patterns.values() - self._recent.last(self.pattern)).max(axis=1)
-        return level_z, math.log1p(float(gaps.min()) / sd)
+        surprises = [0.0, 0.0]
+        if self._recent.count >= self.pattern and self._patterns.count:
+            surprises[0] = nearest(self._patterns, self._recent.last(self.pattern), sd)
+        if self._recent.count == self.pattern * self.coarse and self._coarse_patterns.count:
+            latest = self._coarsen(self._recent.last(self.pattern * self.coarse))
+            surprises[1] = nearest(self._coarse_patterns, latest, sd)
+        return level_z, (surprises[0], surprises[1])
+
+    def _coarsen(self, values: np.ndarray) -> np.ndarray:
+        coarse: np.ndarray = values.reshape(self.pattern, self.coarse).mean(axis=1)
+        return coarse
 
     def _p_value(self, level_z: float) -> float:
         """Gaussian tail probability of the level's z-score in the watched direction.
@@ -227,8 +282,11 @@ class MetricAnomalyDetector:
         """Add a value, and the pattern that ended `pattern` values ago, to the baseline."""
         self._values.push(value)
         self._tail.push(value)
-        if self._tail.count == 2 * self.pattern:
+        if self._tail.count >= 2 * self.pattern:
             self._patterns.push_row(self._tail.last(2 * self.pattern)[: self.pattern])
+        span = self.pattern * self.coarse
+        if self._tail.count >= 2 * span - 1:
+            self._coarse_patterns.push_row(self._coarsen(self._tail.last(2 * span - 1)[:span]))
 
     def _raise(self, value: float, p_value: float, level_z: float, x: Window) -> None:
         self._alarmed = True
@@ -277,6 +335,10 @@ class MetricAnomalyDetector:
             "held": list(self._held),
             "previous": self._previous,
             "normal_run": self._normal_run,
+            "seen": self._seen,
+            "quiet_left": self._quiet_left,
+            "range": list(self._range),
+            "seasonal": self._seasonal.to_state(),
             "score": self._score,
             "alarmed": self._alarmed,
             "evidence": self._evidence,
@@ -290,17 +352,24 @@ class MetricAnomalyDetector:
         previous = state["previous"]
         self._previous = None if previous is None else float(previous)
         self._normal_run = int(state["normal_run"])
+        self._seen = int(state["seen"])
+        self._quiet_left = int(state["quiet_left"])
+        self._range = [float(v) for v in state["range"]]
+        self._seasonal.load_state(state["seasonal"])
         self._score = float(state["score"])
         self._alarmed = bool(state["alarmed"])
         self._evidence = dict(state["evidence"])
 
-    def _rings(self) -> dict[str, _Ring]:
+    def _rings(self) -> dict[str, Ring]:
         return {
             "values": self._values,
             "recent": self._recent,
             "tail": self._tail,
             "patterns": self._patterns,
             "surprises": self._surprises,
+            "coarse_patterns": self._coarse_patterns,
+            "coarse_surprises": self._coarse_surprises,
+            "seasonal_surprises": self._seasonal_surprises,
         }
 
 
