@@ -11,7 +11,9 @@ loopback HTTP from client threads pinned to the other core; a span counts once i
 is answered, which fireline does after storing it. Arize Phoenix (`pip install -e '.[bench]'`,
 or `--phoenix-python` naming another environment's interpreter) gets the same requests,
 pinned the same way; it answers before storing, so its rate is counted until its store holds
-the spans. Results go to bench/results/ingest.json.
+the spans. The full run also sends 256,000 spans to one store (otlp_spans_per_s_sustained):
+long enough for DuckDB to checkpoint its log into the database file twice, which the
+shorter runs, each into a fresh store, do not. Results go to bench/results/ingest.json.
 """
 
 from __future__ import annotations
@@ -42,7 +44,13 @@ from servers import (
 
 RESULTS = Path(__file__).parent / "results" / "ingest.json"
 TARGETS = {"jsonl_calls_per_s": 50_000, "otlp_spans_per_s": 20_000}
-FULL = {"calls": 200_000, "spans": 51_200, "repetitions": 5, "phoenix_spans": 2_048}
+FULL = {
+    "calls": 200_000,
+    "spans": 51_200,
+    "repetitions": 5,
+    "phoenix_spans": 2_048,
+    "sustained_spans": 256_000,
+}
 QUICK = {"calls": 60_000, "spans": 10_240, "repetitions": 3, "phoenix_spans": 512}
 #: Spans per export request: the SDK's BatchSpanProcessor default first (the headline), then
 #: a bigger one (OTEL_BSP_MAX_EXPORT_BATCH_SIZE=1000).
@@ -276,6 +284,15 @@ def main() -> None:
         }
         for batch in BATCHES[1:]:
             results[f"otlp_spans_per_s_batch_{batch}"] = otlp[batch]["median_spans_per_s"]
+        sustained = None
+        if "sustained_spans" in size:
+            print(f"OTLP sustained: {size['sustained_spans']:,} spans into one store", flush=True)
+            sustained = bench_otlp(work, size["sustained_spans"], BATCH_SPANS, 1, server_core)
+            sustained["note"] = (
+                "one store from empty to this many calls: the write-ahead log is "
+                "checkpointed into the database file as it passes 64 MiB"
+            )
+            results["otlp_spans_per_s_sustained"] = sustained["median_spans_per_s"]
         bodies = otlp_requests(size["phoenix_spans"], BATCH_SPANS)
         python, found = (None, "--no-phoenix") if args.no_phoenix else (None, "")
         if not args.no_phoenix:
@@ -315,6 +332,7 @@ def main() -> None:
         "a fresh data directory for each repetition, after two warm-up requests",
         "headline_batch_spans": BATCH_SPANS,
         "by_batch_spans": {str(batch): run for batch, run in otlp.items()},
+        "sustained": sustained,
     }
     results["payload"] = MIX
     results["pinning"] = {

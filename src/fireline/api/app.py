@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -22,7 +22,9 @@ from fireline.errors import (
     PayloadTooLarge,
     StoreUnavailable,
 )
+from fireline.ingest.service import IngestService
 from fireline.runtime import Fireline
+from fireline.tokens import TOKEN_CACHE_SECONDS, TokenCache
 
 __all__ = ["MAX_BODY_BYTES", "Ticker", "create_app"]
 
@@ -30,7 +32,14 @@ log = logging.getLogger("fireline.api")
 
 
 class Ticker:
-    """Runs detection every `interval` seconds of wall time in a background thread."""
+    """Runs detection every `interval` seconds of wall time in a background thread.
+
+    While it runs, ingest reuses the watermark it read for up to `WATERMARK_SECONDS` (see
+    `IngestService.remember_watermark`) and is told of every tick, which is what moves it.
+    """
+
+    #: How long ingest may reuse the watermark it read, while the ticker tells it of ticks.
+    WATERMARK_SECONDS = 1.0
 
     def __init__(self, app: Fireline, interval: float) -> None:
         self._app = app
@@ -46,20 +55,37 @@ class Ticker:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._app.tick()
-            except Exception:  # one failed tick must not stop detection for good
-                log.exception("detection tick failed; retrying at the next tick")
+        self._tell_ingest(lambda ingest: ingest.remember_watermark(self.WATERMARK_SECONDS))
+        try:
+            while not self._stop.wait(self._interval):
+                try:
+                    self._app.tick()
+                except Exception:  # one failed tick must not stop detection for good
+                    log.exception("detection tick failed; retrying at the next tick")
+                self._tell_ingest(lambda ingest: ingest.watermark_moved())
+        finally:
+            self._tell_ingest(lambda ingest: ingest.remember_watermark(0))
+
+    def _tell_ingest(self, action: Callable[[IngestService], None]) -> None:
+        try:
+            action(self._app.ingest)
+        except Exception:  # the stores cannot be opened: a tick would fail and say why
+            log.debug("ingest not told of the watermark", exc_info=True)
 
 
 def create_app(
-    app: Fireline, *, tick_interval: float | None = None, require_tokens: bool = True
+    app: Fireline,
+    *,
+    tick_interval: float | None = None,
+    require_tokens: bool = True,
+    token_cache_seconds: float = TOKEN_CACHE_SECONDS,
 ) -> FastAPI:
     """The API over one deployment; with `tick_interval`, detection runs in the background.
 
     Every route but /healthz needs `Authorization: Bearer <token>` whose role grants the
-    route's permission, unless `require_tokens` is False (local use only).
+    route's permission, unless `require_tokens` is False (local use only). Telemetry routes
+    remember a token found active for `token_cache_seconds` (0: not at all), the longest
+    a revoked token can still send telemetry; other routes check it on every request.
     """
 
     @asynccontextmanager
@@ -81,6 +107,7 @@ def create_app(
     )
     api.state.fireline = app
     api.state.require_tokens = require_tokens
+    api.state.ingest_tokens = TokenCache(token_cache_seconds) if token_cache_seconds > 0 else None
     api.add_exception_handler(FirelineError, _fireline_error)  # type: ignore[arg-type]
     api.state.otlp_keep_non_genai = app.config.ingest.otlp.keep_non_genai
     routers = (ingest, otlp, alertmanager, incidents, guards, changes)

@@ -27,6 +27,10 @@ def serve(
     no_auth: Annotated[
         bool, typer.Option("--no-auth", help="Serve without API tokens (loopback only)")
     ] = False,
+    access_log: Annotated[
+        bool,
+        typer.Option("--access-log/--no-access-log", help="Log a line for every request answered"),
+    ] = True,
 ) -> None:
     """Run the API server, with detection ticking in the background."""
     import uvicorn
@@ -46,7 +50,7 @@ def serve(
                 "no API tokens yet: create one with `fireline token create NAME --role admin`"
             )
         api = create_app(instance, tick_interval=tick_seconds or None, require_tokens=not no_auth)
-        uvicorn.run(api, host=host, port=port, log_level="info")
+        uvicorn.run(api, host=host, port=port, log_level="info", access_log=access_log)
 
 
 token_app = typer.Typer(help="Create, list and revoke API tokens.", no_args_is_help=True)
@@ -82,7 +86,7 @@ def token_list() -> None:
 
 @token_app.command("revoke")
 def token_revoke(name: Annotated[str, typer.Argument(help="The token's name")]) -> None:
-    """Revoke a token at once."""
+    """Revoke a token (telemetry routes may accept it for up to 2 s more)."""
     with open_fireline() as instance, instance.state.unit_of_work() as tx:
         tx.revoke_token(name, now=instance.clock.now())
     console.print(f"token '{name}' revoked")

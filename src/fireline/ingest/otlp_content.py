@@ -13,6 +13,7 @@ from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from pydantic_core import from_json
 
 from fireline.ingest.schema import MAX_TEXT_CHARS
 
@@ -228,6 +229,13 @@ def _join(texts: Iterable[str]) -> str | None:
 def _structured(value: Any) -> Any:
     """A JSON string decoded (content attributes may be JSON strings), else the value."""
     if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+        # pydantic's JSON parser (Rust) reads it in half json.loads' time, to the same
+        # value; whatever it refuses goes to json.loads, which accepts a few more (lone
+        # surrogates) and decides, as ever, what is not JSON.
+        try:
+            return from_json(value)
+        except (ValueError, RecursionError):
+            pass
         try:
             return json.loads(value)
         except (ValueError, RecursionError):

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import os
 import re
 import secrets
 from collections.abc import MutableMapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fireline.config import Ingest, Price
 from fireline.detect import pii
 from fireline.detect.pii import find_pii, mask_pii
 from fireline.domain.telemetry import Call
+
+if TYPE_CHECKING:
+    from _hashlib import HASH
 
 REDACTION_KEY_ENV = "FIRELINE_REDACTION_KEY"
 REDACTION_KEY_FILE = "redaction.key"
@@ -24,11 +26,19 @@ REDACTION_KEY_FILE = "redaction.key"
 # digit (all the others) to match, so text with neither is left as it is without running
 # its patterns: most prompts and answers. A kind added there turns this shortcut off.
 _NEEDS_AT_OR_DIGIT = {"email", "iban", "payment_card", "us_ssn", "phone", "ip_address"}
-_MAYBE_PII = (
-    re.compile(r"[@\d]")
-    if {kind for kind, _, _ in pii._PATTERNS} <= _NEEDS_AT_OR_DIGIT
-    else re.compile("")
-)
+_SHORTCUT = {kind for kind, _, _ in pii._PATTERNS} <= _NEEDS_AT_OR_DIGIT
+_AT_OR_DIGIT = re.compile(r"[@\d]")
+# In ASCII text the only digits are these: looking for each in turn (a memchr) is ten times
+# quicker than the regular expression, which must ask of every character if it is a digit.
+_ASCII_AT_OR_DIGITS = tuple("@0123456789")
+
+
+def _may_hold_pii(text: str) -> bool:
+    if not _SHORTCUT:
+        return True
+    if text.isascii():
+        return any(mark in text for mark in _ASCII_AT_OR_DIGITS)
+    return _AT_OR_DIGIT.search(text) is not None
 
 
 class CallPreparer:
@@ -48,7 +58,7 @@ class CallPreparer:
         self._prices = dict(sorted(config.prices.items(), key=lambda item: -len(item[0])))
         self._redaction = config.redaction
         self._key = redaction_key
-        self._keyed = hmac.new(redaction_key, digestmod=hashlib.sha256)
+        self._inner, self._outer = _hmac_states(redaction_key)
 
     def __call__(self, call: Call) -> Call:
         changes: dict[str, object] = {}
@@ -117,20 +127,32 @@ class CallPreparer:
         """A keyed hash of a user id: stable within a deployment, useless without its key."""
         if user.startswith("u_") and len(user) == 34:
             return user  # already hashed (a resent call)
-        digest = self._keyed.copy()  # the key's HMAC state, computed once
-        digest.update(user.encode())
-        return "u_" + digest.hexdigest()[:32]
+        inner = self._inner.copy()
+        inner.update(user.encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return "u_" + outer.hexdigest()[:32]
 
     def redact_text(self, text: str) -> str | None:
         """Free text (a feedback comment) redacted as configured."""
         return text if self._redaction.pii == "keep" else self._redact(text)
 
     def _redact(self, text: str) -> str | None:
-        if not _MAYBE_PII.search(text):
+        if not _may_hold_pii(text):
             return text
         if self._redaction.pii == "drop":
             return None if find_pii(text) else text
         return mask_pii(text)[0]
+
+
+def _hmac_states(key: bytes) -> tuple[HASH, HASH]:
+    """HMAC-SHA256 (RFC 2104) of `key` as its inner and outer hash states, each computed
+    once: copying two states is twice as quick as copying an `hmac.HMAC`, same digests."""
+    block = hashlib.sha256().block_size
+    padded = (hashlib.sha256(key).digest() if len(key) > block else key).ljust(block, b"\0")
+    inner = hashlib.sha256(bytes(byte ^ 0x36 for byte in padded))
+    outer = hashlib.sha256(bytes(byte ^ 0x5C for byte in padded))
+    return inner, outer
 
 
 def redaction_key(data_dir: Path | None) -> bytes:

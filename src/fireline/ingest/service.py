@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
@@ -27,6 +29,37 @@ from fireline.store.telemetry import TelemetryStore, call_columns
 
 def _unchanged(call: Call) -> Call:
     return call
+
+
+class RememberedWatermark:
+    """The watermark as `read` gives it, read again once `seconds` have passed since (on a
+    monotonic clock) or once `forget` is called; with `seconds` 0, read every time."""
+
+    def __init__(self, read: Callable[[], datetime | None], seconds: float = 0.0) -> None:
+        self.read = read
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._value: datetime | None = None
+        self._until = 0.0  # when the value must be read again (monotonic seconds)
+        self._moves = 0  # calls to `forget`: a value read across one is not kept
+
+    def __call__(self) -> datetime | None:
+        if self.seconds <= 0:
+            return self.read()
+        with self._lock:
+            if time.monotonic() < self._until:
+                return self._value
+            moves = self._moves
+        value = self.read()  # outside the lock: a slow store holds up no other batch
+        with self._lock:
+            if moves == self._moves:  # no tick moved it while it was being read
+                self._value, self._until = value, time.monotonic() + self.seconds
+        return value
+
+    def forget(self) -> None:
+        with self._lock:
+            self._moves += 1
+            self._until = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,13 +90,13 @@ class IngestService:
     ) -> None:
         self._telemetry = telemetry
         self._clock = clock
-        self._watermark = watermark
         self._prepare = prepare
         self._redact_text = redact_text
         self._state = state
         # Batches are prepared and stored column by column, without a second object per call,
         # unless `prepare` is a function that only knows calls.
         self._by_columns = prepare is _unchanged or isinstance(prepare, CallPreparer)
+        self._remembered = RememberedWatermark(watermark)
 
     def ingest_rows(
         self,
@@ -82,7 +115,25 @@ class IngestService:
                 columns = validate_calls(
                     rows, source=source, max_rows=max_rows, row_label=row_label
                 )
-                return self._store(columns)
+                result = self._store(columns)
+                # Freed while paused, the batch's objects are not counted as new when the
+                # collector resumes: else its first collection would go through them all.
+                del columns
+            return result
+
+    def remember_watermark(self, seconds: float) -> None:
+        """Reuse the watermark read for a batch for up to `seconds` (0, the default: read
+        it for every batch), for a process whose detection ticks call `watermark_moved`.
+
+        The watermark only counts `late` calls, and only a tick moves it; reading it from
+        the state store is most of a small batch's fixed cost in a busy server. A tick
+        that does not say so is seen within `seconds` at the latest.
+        """
+        self._remembered.seconds = seconds
+
+    def watermark_moved(self) -> None:
+        """A tick has moved the watermark: the next batch reads it again."""
+        self._remembered.forget()
 
     def bounded(self) -> AbstractContextManager[None]:
         """Validation inside refuses times more than a day ahead of the clock (if any)."""
@@ -95,7 +146,7 @@ class IngestService:
         if self._by_columns:
             return self._store(call_columns(calls))
         # Read before writing, so a failure here cannot follow a batch already stored.
-        watermark = self._watermark()
+        watermark = self._remembered()
         new = self._telemetry.insert_new_calls([self._prepare(call) for call in calls])
         late = 0 if watermark is None else sum(call.time < watermark for call in new)
         return IngestResult(accepted=len(new), duplicates=len(calls) - len(new), late=late)
@@ -109,7 +160,7 @@ class IngestService:
 
     def _store(self, columns: dict[str, list[Any]]) -> IngestResult:
         """Prepare and store a batch given column by column, as `ingest_calls` does calls."""
-        watermark = self._watermark()  # before writing, as in `ingest_calls`
+        watermark = self._remembered()  # before writing, as in `ingest_calls`
         if isinstance(self._prepare, CallPreparer):
             self._prepare.prepare_columns(columns)
         new = self._telemetry.insert_new_columns(columns)

@@ -108,10 +108,10 @@ class TelemetryStore:
     def __init__(self, path: Path | str) -> None:
         self.path = str(path)
         # Commits are durable in the write-ahead log either way; DuckDB folds the log into
-        # the file when it passes `checkpoint_threshold`, at a cost that grows with the
-        # table: at its default (16 MiB), checkpoints were over a third of the time spent
-        # inserting 600,000 calls in batches of 512. A bigger log costs disk space and,
-        # after a crash, replaying it on open (about half a second for 64 MiB).
+        # the file when it passes `checkpoint_threshold`. At its default (16 MiB) checkpoints
+        # were over a third of the time spent inserting 600,000 calls in batches of 512. A
+        # bigger log costs disk space and, after a crash, replaying it on open (under a
+        # second for 64 MiB).
         config: dict[str, str | bool | int | float | list[str]] = {
             "autoload_known_extensions": False,
             "checkpoint_threshold": _CHECKPOINT_AT,

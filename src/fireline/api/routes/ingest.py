@@ -23,7 +23,7 @@ router = APIRouter(tags=["ingest"])
 
 @router.post(
     "/v1/calls",
-    dependencies=[require(Permission.INGEST)],
+    dependencies=[require(Permission.INGEST, remembered=True)],
     response_model=IngestOut,
     responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
 )
@@ -34,7 +34,7 @@ async def ingest_calls(request: Request, instance: FirelineDep) -> IngestOut:
 
 @router.post(
     "/v1/feedback",
-    dependencies=[require(Permission.INGEST)],
+    dependencies=[require(Permission.INGEST, remembered=True)],
     response_model=IngestOut,
     responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
 )
@@ -45,7 +45,7 @@ async def ingest_feedback(request: Request, instance: FirelineDep) -> IngestOut:
 
 @router.post(
     "/v1/changes",
-    dependencies=[require(Permission.INGEST)],
+    dependencies=[require(Permission.INGEST, remembered=True)],
     response_model=IngestOut,
     responses={413: {"model": ErrorOut}, 422: {"model": ErrorOut}},
 )

@@ -20,6 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from fireline.api.deps import FirelineDep, require
 from fireline.api.routes.ingest import MAX_BODY_BYTES
 from fireline.domain.access import Permission
+from fireline.ingest.gcpause import collector_paused
 from fireline.ingest.otlp import SpanBatch, count_spans, spans_to_calls
 from fireline.ingest.schema import MAX_BATCH_ROWS
 from fireline.runtime import Fireline
@@ -52,7 +53,7 @@ _BINARY_BODY = {"schema": {"type": "string", "format": "binary"}}
 
 @router.post(
     "/v1/traces",
-    dependencies=[require(Permission.INGEST)],
+    dependencies=[require(Permission.INGEST, remembered=True)],
     response_class=Response,
     responses={
         200: {
@@ -101,19 +102,26 @@ def _receive(instance: Fireline, body: bytes, media: str, coding: str, keep: boo
     spans = count_spans(export)
     if spans > MAX_BATCH_ROWS:
         raise Refused(413, f"request has {spans} spans, more than {MAX_BATCH_ROWS}; split it")
-    with instance.ingest.bounded():  # far-future spans are rejected like invalid ones
-        batch = spans_to_calls(export, keep_non_genai=keep)
-    result = instance.ingest.ingest_columns(batch.columns)
-    log.debug(
-        "OTLP traces: %d spans, %d calls stored, %d duplicates, %d late, %d dropped, %d rejected",
-        batch.spans,
-        result.accepted,
-        result.duplicates,
-        result.late,
-        batch.dropped,
-        batch.rejected,
-    )
-    return _answer(batch, media)
+    # A request's calls are many objects, alive until stored (see fireline.ingest.gcpause).
+    with collector_paused():
+        with instance.ingest.bounded():  # far-future spans are rejected like invalid ones
+            batch = spans_to_calls(export, keep_non_genai=keep)
+        result = instance.ingest.ingest_columns(batch.columns)
+        log.debug(
+            "OTLP traces: %d spans, %d calls stored, %d duplicates, %d late, %d dropped, "
+            "%d rejected",
+            batch.spans,
+            result.accepted,
+            result.duplicates,
+            result.late,
+            batch.dropped,
+            batch.rejected,
+        )
+        answer = _answer(batch, media)
+        # Freed while paused, the calls are not counted as new when the collector resumes:
+        # else its first collection would go through them all.
+        del batch
+    return answer
 
 
 def _answer(batch: SpanBatch, media: str) -> Response:
