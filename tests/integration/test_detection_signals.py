@@ -115,8 +115,8 @@ def test_a_fault_in_one_tenant_alerts_on_that_tenant_with_its_own_calls_as_evide
     alerts = app.run(5, error_rate={"globex": 0.4})
 
     tenant_alerts = [a for a in alerts if a.segment == {"tenant": "globex"}]
-    # The failures are rate limits: the error rate and the rate-limit rate both moved.
-    assert [a.signal for a in tenant_alerts] == ["error_rate", "error_rate.rate_limit"]
+    # The rate-limit rate moved too, but the error rate's alarm already says so.
+    assert [a.signal for a in tenant_alerts] == ["error_rate"]
     assert ("error_rate", (("tenant", "acme"),)) not in signals_of(alerts)
     evidence = tenant_alerts[0].evidence
     assert evidence["segment"] == {"tenant": "globex"}
@@ -235,3 +235,27 @@ def test_more_regenerations_alert_on_the_regenerate_rate() -> None:
     [regenerations] = [a for a in alerts if a.signal == "regenerate_rate" and not a.segment]
     # Minutes without a regeneration counted as calls without one: the baseline is ~2%.
     assert 0.01 < regenerations.baseline_value < 0.035
+
+
+def test_a_feature_whose_calls_all_arrive_behind_the_watermark_is_found_and_judged() -> None:
+    fireline, clock = deployment()
+    clock.set(T0 + timedelta(minutes=70))
+    fireline.tick()  # detection has moved past the whole hour before any call arrived
+    calls = []
+    for minute in range(69):
+        for i in range(60):
+            failed = i % 2 == 0 if minute >= 64 else i == 0 and minute % 3 == 0
+            calls.append(
+                Call(
+                    call_id=f"late-{minute}-{i}",
+                    time=T0 + timedelta(minutes=minute, seconds=i),
+                    feature="backfilled",
+                    status=CallStatus.ERROR if failed else CallStatus.OK,
+                )
+            )
+    fireline.telemetry.insert_calls(calls)
+    clock.advance(60)
+
+    result = fireline.tick()
+
+    assert ("backfilled", "error_rate") in [(a.feature, a.signal) for a in result.alerts]

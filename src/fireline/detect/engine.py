@@ -17,7 +17,7 @@ from functools import cache
 from typing import Any
 
 from fireline.detect.base import Detector, SignalKind, Window
-from fireline.detect.catalog import Signal, signal_named
+from fireline.detect.catalog import ERROR_TYPE_RATE, Signal, signal_named
 from fireline.detect.config import Detection
 from fireline.detect.registry import detector_class, detector_classes
 from fireline.detect.signals import WHOLE, Series, SeriesKey, SignalReader
@@ -102,7 +102,11 @@ class DetectionEngine:
         text = self._text_wanted()
         series = self._reader.read(start, end, text_samples=text)
         watches = self._load(tx)
-        new = sorted({key.feature for key in series} - set(watches))
+        # Features are looked for over the whole warm-up horizon, not only the new buckets:
+        # an app that starts by sending its recent past (all of it older than the
+        # watermark) is still found, and judged against that past.
+        seen = set(self._reader.features(horizon, end)) | {key.feature for key in series}
+        new = sorted(seen - set(watches))
         if new and horizon < start:
             history = self._reader.read(horizon, start, text_samples=text)
             for key, windows in history.items():
@@ -124,7 +128,11 @@ class DetectionEngine:
             }
             # With the feature switched off, its traffic falls because fireline said so.
             switched_off = tx.get_guard(feature).level >= ContainmentLevel.FEATURE_DISABLED
-            for watch in feature_watches.values():
+            # Error rates per type are fed after the overall error rate, and skip the buckets
+            # in which it is alarmed for the same segment: that alarm already tells, with its
+            # error types.
+            failing: dict[str, set[datetime]] = defaultdict(set)
+            for watch in sorted(feature_watches.values(), key=_per_type_last):
                 if switched_off and watch.key.signal == "volume":
                     continue
                 opened = (
@@ -137,7 +145,10 @@ class DetectionEngine:
                 first = firsts.get(feature, start) if feature in new else start
                 volume = series.get(SeriesKey(feature, "volume", watch.key.segment), {})
                 windows = series.get(watch.key, {})
-                events.extend(self._feed(watch, windows, first, end, volume))
+                per_type = watch.key.signal.startswith(ERROR_TYPE_RATE)
+                skip = failing[watch.key.segment] if per_type else set()
+                alarmed = failing[watch.key.segment] if watch.key.signal == "error_rate" else None
+                events.extend(self._feed(watch, windows, first, end, volume, skip, alarmed))
                 level = watch.detector.level if watch.detector.drift_detected else None
                 if level is not None:
                     value = watch.signal.natural(level)
@@ -168,12 +179,19 @@ class DetectionEngine:
         start: datetime,
         end: datetime,
         volume: dict[datetime, Window],
+        skip: set[datetime],
+        alarmed: set[datetime] | None,
     ) -> list[DetectionEvent]:
+        """Feed one watch every bucket in [start, end), except those in `skip`; note in
+        `alarmed` the buckets after which its detector was alarmed."""
         events: list[DetectionEvent] = []
         detector, step = watch.detector, timedelta(seconds=self.bucket_s)
         timed = watch.signal.kind in _TIMED
         bucket = start
         while bucket < end:
+            if bucket in skip:
+                bucket += step
+                continue
             window = windows.get(bucket)
             if window is None and watch.signal.of_all_calls and bucket in volume:
                 # The bucket had calls and none of them hit.
@@ -189,6 +207,8 @@ class DetectionEngine:
                     events.append(self._alert(watch, window.end))
                 elif was_alarmed and not detector.drift_detected:
                     events.append(self._recovery(watch, window.end))
+            if alarmed is not None and detector.drift_detected:
+                alarmed.add(bucket)
             bucket += step
         return events
 
@@ -389,6 +409,10 @@ class DetectionEngine:
     def _bucket_floor(self, when: datetime) -> datetime:
         seconds = int(when.timestamp()) // self.bucket_s * self.bucket_s
         return datetime.fromtimestamp(seconds, UTC)
+
+
+def _per_type_last(watch: _Watch) -> bool:
+    return watch.key.signal.startswith(ERROR_TYPE_RATE)
 
 
 @cache
