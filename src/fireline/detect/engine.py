@@ -97,16 +97,15 @@ class DetectionEngine:
         horizon = end - timedelta(seconds=self.settings.warmup_s)
         # A gap longer than the warm-up is not replayed.
         start = max(watermark, horizon) if watermark is not None else horizon
-        if start >= end:
+        watches = self._load(tx)
+        # Features are looked for over the whole warm-up horizon, not only the new buckets,
+        # and at every tick: an app that starts by sending its recent past (all of it older
+        # than the watermark) is found at once, and judged against that past.
+        new = sorted(set(self._reader.features(horizon, end)) - set(watches))
+        if start >= end and not new:
             return TickResult(watermark=end)
         text = self._text_wanted()
-        series = self._reader.read(start, end, text_samples=text)
-        watches = self._load(tx)
-        # Features are looked for over the whole warm-up horizon, not only the new buckets:
-        # an app that starts by sending its recent past (all of it older than the
-        # watermark) is still found, and judged against that past.
-        seen = set(self._reader.features(horizon, end)) | {key.feature for key in series}
-        new = sorted(seen - set(watches))
+        series = self._reader.read(start, end, text_samples=text) if start < end else {}
         if new and horizon < start:
             history = self._reader.read(horizon, start, text_samples=text)
             for key, windows in history.items():
