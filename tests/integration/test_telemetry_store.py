@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from fireline.detect.config import Detection
+from fireline.detect.signals import SeriesKey, SignalReader
 from fireline.domain.telemetry import Call, CallStatus
 from fireline.errors import StoreUnavailable
 from fireline.store.telemetry import TelemetryStore
@@ -50,7 +52,7 @@ def test_a_stored_call_keeps_every_field(telemetry: TelemetryStore) -> None:
     assert telemetry.get_call("nope") is None
 
 
-def test_error_buckets_count_calls_and_errors_per_feature_and_minute(
+def test_error_rate_windows_count_calls_and_errors_per_feature_and_minute(
     telemetry: TelemetryStore,
 ) -> None:
     telemetry.insert_calls(
@@ -62,8 +64,14 @@ def test_error_buckets_count_calls_and_errors_per_feature_and_minute(
             a_call(5, seconds=200),  # outside the range asked for
         ]
     )
-    buckets = telemetry.error_buckets(T0, T0 + timedelta(minutes=2), 60)
-    assert [(b.feature, b.start, b.calls, b.errors) for b in buckets] == [
+    series = SignalReader(telemetry, Detection()).read(T0, T0 + timedelta(minutes=2))
+    buckets = sorted(
+        (key.feature, start, w.n, int(w.total))
+        for key, windows in series.items()
+        if key.signal == "error_rate" and not key.segment
+        for start, w in windows.items()
+    )
+    assert buckets == [
         ("bot", T0, 2, 1),
         ("bot", T0 + timedelta(minutes=1), 1, 1),
         ("other", T0 + timedelta(minutes=1), 1, 0),
@@ -73,8 +81,9 @@ def test_error_buckets_count_calls_and_errors_per_feature_and_minute(
 def test_error_types_and_samples_describe_the_failures(telemetry: TelemetryStore) -> None:
     telemetry.insert_calls([a_call(i, seconds=i, failed=i % 2 == 0) for i in range(10)])
     end = T0 + timedelta(minutes=1)
-    assert telemetry.error_types("bot", T0, end) == {"http_503": 5}
-    assert telemetry.sample_call_ids("bot", T0, end, failed=True, limit=3) == ["c0", "c2", "c4"]
+    reader, errors = SignalReader(telemetry, Detection()), SeriesKey("bot", "error_rate")
+    assert reader.error_types(errors, T0, end) == {"http_503": 5}
+    assert reader.sample_call_ids(errors, T0, end, limit=3) == ["c0", "c2", "c4"]
 
 
 def test_the_store_survives_a_reopen(tmp_path: Path) -> None:

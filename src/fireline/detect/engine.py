@@ -85,6 +85,9 @@ class DetectionEngine:
         self.lateness_s = lateness_s
         self.bucket_s = self.settings.bucket_s
         self._reader = SignalReader(telemetry, self.settings)
+        # Settings never change under a running engine; merging them is not free and every
+        # watch asks at every tick.
+        self._settings_for = cache(self.settings.settings_for)
 
     # -- ticking ---------------------------------------------------------------------------
 
@@ -275,7 +278,7 @@ class DetectionEngine:
         return volume.get(SeriesKey(key.feature, "volume", key.segment), 0.0) < whole
 
     def _detectors_for(self, key: SeriesKey, signal: Signal) -> list[Detector]:
-        settings = self.settings.settings_for(key.feature, key.signal)
+        settings = self._settings_for(key.feature, key.signal)
         enabled = settings.enabled if settings.enabled is not None else not signal.opt_in
         if settings.budget is not None and settings.enabled is None:
             enabled = True  # naming a budget switches its signal on

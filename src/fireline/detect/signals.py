@@ -7,7 +7,6 @@ whole feature and for each segment it belongs to); only the aggregates reach Pyt
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -387,7 +386,3 @@ def prefix_expr(expr: str, prefix: str) -> str:
 
 def _naive(when: datetime) -> datetime:
     return when.astimezone(UTC).replace(tzinfo=None)
-
-
-def is_finite(value: float | None) -> bool:
-    return value is not None and math.isfinite(value)

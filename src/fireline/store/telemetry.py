@@ -6,7 +6,6 @@ import json
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import encode_basestring, encode_basestring_ascii
 from operator import attrgetter
@@ -86,16 +85,6 @@ _FEEDBACK_SCHEMA = pa.schema([(name, arrow_type) for name, _, arrow_type in _FEE
 _FEEDBACK_LIST = ", ".join(name for name, _, _ in _FEEDBACK_COLUMNS)
 #: Write-ahead log size at which DuckDB checkpoints (see `TelemetryStore.__init__`).
 _CHECKPOINT_AT = "64MiB"
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorBucket:
-    """Calls and failed calls of one feature in one time bucket."""
-
-    feature: str
-    start: datetime
-    calls: int
-    errors: int
 
 
 class TelemetryStore:
@@ -256,50 +245,6 @@ class TelemetryStore:
                 "SELECT count(*) FROM calls WHERE feature = ?", [feature]
             ).fetchone()
         return int(row[0]) if row else 0
-
-    def error_buckets(self, start: datetime, end: datetime, bucket_s: int) -> list[ErrorBucket]:
-        """Calls and errors per feature per bucket of `bucket_s` seconds in [start, end)."""
-        sql = """
-            SELECT feature,
-                   CAST(floor(epoch(time) / $bucket) AS BIGINT) * $bucket AS bucket,
-                   count(*) AS calls,
-                   count(*) FILTER (WHERE status = 'error') AS errors
-            FROM calls
-            WHERE time >= $start AND time < $end
-            GROUP BY ALL
-            ORDER BY bucket, feature
-        """
-        params = {"bucket": bucket_s, "start": _naive(start), "end": _naive(end)}
-        with self._lock:
-            rows = self._db.execute(sql, params).fetchall()
-        return [
-            ErrorBucket(feature, datetime.fromtimestamp(bucket, UTC), int(calls), int(errors))
-            for feature, bucket, calls, errors in rows
-        ]
-
-    def error_types(self, feature: str, start: datetime, end: datetime) -> dict[str, int]:
-        """Failed calls of a feature in [start, end) by error type, most frequent first."""
-        sql = """
-            SELECT coalesce(error_type, 'unknown'), count(*) AS n FROM calls
-            WHERE feature = ? AND status = 'error' AND time >= ? AND time < ?
-            GROUP BY 1 ORDER BY n DESC, 1
-        """
-        with self._lock:
-            rows = self._db.execute(sql, [feature, _naive(start), _naive(end)]).fetchall()
-        return {str(kind): int(n) for kind, n in rows}
-
-    def sample_call_ids(
-        self, feature: str, start: datetime, end: datetime, *, failed: bool, limit: int = 5
-    ) -> list[str]:
-        """A few call ids of a feature in [start, end), for evidence on alerts."""
-        sql = """
-            SELECT call_id FROM calls
-            WHERE feature = ? AND (status = 'error') = ? AND time >= ? AND time < ?
-            ORDER BY time, call_id LIMIT ?
-        """
-        with self._lock:
-            rows = self._db.execute(sql, [feature, failed, _naive(start), _naive(end), limit])
-            return [str(row[0]) for row in rows.fetchall()]
 
     def query(
         self, sql: str, params: Mapping[str, Any] | Sequence[Any] = ()
