@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fireline.detect.config import Detection
 from fireline.errors import ConfigError
+from fireline.scan.config import Scanning
 
 CONFIG_FILE_NAME = "fireline.yaml"
 
@@ -66,6 +67,7 @@ class Config(_Section):
     ingest: Ingest = Field(default_factory=Ingest)
     alertmanager: Alertmanager = Field(default_factory=Alertmanager)
     detection: Detection = Field(default_factory=Detection)
+    scanners: Scanning = Field(default_factory=Scanning)
 
 
 def load_config(path: Path) -> Config:

@@ -16,7 +16,9 @@ from fireline.domain.incident import Incident
 from fireline.ingest.prepare import CallPreparer, redaction_key
 from fireline.ingest.service import IngestService
 from fireline.respond.service import IncidentService
+from fireline.scan.runner import ScanService
 from fireline.settings import Settings
+from fireline.store.scans import ScanStore
 from fireline.store.state import StateStore, StateTx
 from fireline.store.telemetry import TelemetryStore
 
@@ -117,13 +119,23 @@ class Fireline:
     @cached_property
     def engine(self) -> DetectionEngine:
         return DetectionEngine(
-            self.telemetry, settings=self.config.detection, lateness_s=self._lateness_s
+            self.telemetry,
+            settings=self.config.detection,
+            lateness_s=self._lateness_s,
+            scanners=[scanner.name for scanner in self.scans.scanners],
         )
 
+    @cached_property
+    def scans(self) -> ScanService:
+        return ScanService(ScanStore(self.telemetry), self.config.scanners)
+
     def tick(self) -> TickResult:
-        """Run detection up to the clock's now and respond to what it found, in one transaction."""
+        """Scan the calls not scanned yet, then run detection up to the clock's now and
+        respond to what it found, in one transaction."""
+        now = self.clock.now()
+        self.scans.catch_up(now)
         with self._tick_lock, self.state.unit_of_work() as tx:
-            result = self.engine.tick(self.clock.now(), tx)
+            result = self.engine.tick(now, tx)
             self.incidents.handle(tx, result)
         return result
 

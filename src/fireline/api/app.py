@@ -11,7 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 import fireline
-from fireline.api.routes import alertmanager, changes, guards, incidents, ingest, otlp
+from fireline.api.routes import alertmanager, changes, guards, incidents, ingest, otlp, scans
 from fireline.api.routes.ingest import MAX_BODY_BYTES
 from fireline.api.schemas import ErrorOut, ProblemOut
 from fireline.errors import (
@@ -26,7 +26,7 @@ from fireline.ingest.service import IngestService
 from fireline.runtime import Fireline
 from fireline.tokens import TOKEN_CACHE_SECONDS, TokenCache
 
-__all__ = ["MAX_BODY_BYTES", "Ticker", "create_app"]
+__all__ = ["MAX_BODY_BYTES", "ScanWorker", "Ticker", "create_app"]
 
 log = logging.getLogger("fireline.api")
 
@@ -73,6 +73,32 @@ class Ticker:
             log.debug("ingest not told of the watermark", exc_info=True)
 
 
+class ScanWorker:
+    """Scans new calls in a background thread every `interval` seconds ("ingest" mode), so
+    hits are there within seconds of ingest without ingest ever waiting for a scanner."""
+
+    def __init__(self, app: Fireline, interval: float) -> None:
+        self._app = app
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fireline-scanner", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                # Bounded rounds, so stopping never waits for a long backlog.
+                self._app.scans.catch_up(self._app.clock.now(), max_calls=10_000)
+            except Exception:  # the next round retries; nothing is marked scanned on failure
+                log.exception("scanning failed; retrying at the next round")
+
+
 def create_app(
     app: Fireline,
     *,
@@ -91,13 +117,21 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         ticker = Ticker(app, tick_interval) if tick_interval else None
-        if ticker:
-            ticker.start()
+        scanning = app.config.scanners
+        worker = (
+            ScanWorker(app, scanning.interval_s)
+            if tick_interval and scanning.mode == "ingest"
+            else None
+        )
+        for background in (ticker, worker):
+            if background:
+                background.start()
         try:
             yield
         finally:
-            if ticker:
-                ticker.stop()
+            for background in (worker, ticker):
+                if background:
+                    background.stop()
 
     api = FastAPI(
         title="fireline",
@@ -110,7 +144,7 @@ def create_app(
     api.state.ingest_tokens = TokenCache(token_cache_seconds) if token_cache_seconds > 0 else None
     api.add_exception_handler(FirelineError, _fireline_error)  # type: ignore[arg-type]
     api.state.otlp_keep_non_genai = app.config.ingest.otlp.keep_non_genai
-    routers = (ingest, otlp, alertmanager, incidents, guards, changes)
+    routers = (ingest, otlp, alertmanager, incidents, guards, changes, scans)
     for module in routers:
         api.include_router(module.router)
 

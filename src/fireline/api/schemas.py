@@ -12,6 +12,8 @@ from fireline.domain.guard import Guard
 from fireline.domain.incident import Incident, TimelineEntry
 from fireline.domain.severity import response_due
 from fireline.domain.telemetry import Change
+from fireline.scan.base import Hit
+from fireline.store.scans import StoredHit
 
 
 class GuardOut(BaseModel):
@@ -177,3 +179,49 @@ class ChangeOut(BaseModel):
             author=change.author,
             description=change.description,
         )
+
+
+class HitOut(BaseModel):
+    """One scanner finding in a call; `start`/`end` locate it in the text of `part`."""
+
+    scanner: str
+    kind: str
+    part: str
+    start: int | None
+    end: int | None
+    score: float
+    detail: str
+
+    @classmethod
+    def of(cls, hit: Hit) -> HitOut:
+        return cls(
+            scanner=hit.scanner,
+            kind=hit.kind,
+            part=hit.part.value,
+            start=hit.start,
+            end=hit.end,
+            score=hit.score,
+            detail=hit.detail,
+        )
+
+
+class StoredHitOut(HitOut):
+    """A hit with the call it was found in."""
+
+    call_id: str
+    time: datetime
+    feature: str
+
+    @classmethod
+    def of_stored(cls, stored: StoredHit) -> StoredHitOut:
+        found = HitOut.of(stored.hit).model_dump()
+        return cls(call_id=stored.call_id, time=stored.time, feature=stored.feature, **found)
+
+
+class ScanCountOut(BaseModel):
+    """How many calls of a feature had hits of one kind."""
+
+    feature: str
+    scanner: str
+    kind: str
+    calls: int

@@ -1,7 +1,7 @@
 """The `fireline` command line."""
 
 # Importing the command modules registers their commands on `app`.
-from fireline.cli import admin, drills, incidents, ingest
+from fireline.cli import admin, drills, incidents, ingest, scans
 from fireline.cli._app import app, main
 
-__all__ = ["admin", "app", "drills", "incidents", "ingest", "main"]
+__all__ = ["admin", "app", "drills", "incidents", "ingest", "main", "scans"]

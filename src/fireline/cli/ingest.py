@@ -30,6 +30,7 @@ class Kind(StrEnum):
     CALLS = "calls"
     FEEDBACK = "feedback"
     CHANGES = "changes"
+    DOCUMENTS = "documents"
 
 
 @app.command()
@@ -43,7 +44,8 @@ def ingest(
     ] = None,
     token: Annotated[str | None, typer.Option(help="API token for --url", envvar=TOKEN_ENV)] = None,
 ) -> None:
-    """Import calls, feedback or changes from a JSONL file, all lines validated first."""
+    """Import calls, feedback, changes or knowledge-base documents from a JSONL file, all
+    lines validated first."""
     rows = _read_with_progress(file)
     if url is None:
         with open_fireline() as instance:
@@ -51,15 +53,21 @@ def ingest(
                 Kind.CALLS: instance.ingest.ingest_rows,
                 Kind.FEEDBACK: instance.ingest.ingest_feedback_rows,
                 Kind.CHANGES: instance.ingest.ingest_change_rows,
+                Kind.DOCUMENTS: instance.scans.ingest_document_rows,
             }[kind]
             with errors.status(f"storing {len(rows)} {kind.value}"):
                 result = store(rows, source=str(file), max_rows=None, row_label="line")
         _report_ingest(file, kind, result.accepted, result.duplicates, result.late)
         return
-    from fireline.ingest.records import parse_changes, parse_feedback
+    from fireline.ingest.records import parse_changes, parse_documents, parse_feedback
     from fireline.ingest.schema import parse_calls
 
-    parse = {Kind.CALLS: parse_calls, Kind.FEEDBACK: parse_feedback, Kind.CHANGES: parse_changes}
+    parse = {
+        Kind.CALLS: parse_calls,
+        Kind.FEEDBACK: parse_feedback,
+        Kind.CHANGES: parse_changes,
+        Kind.DOCUMENTS: parse_documents,
+    }
     parse[kind](rows, source=str(file), max_rows=None, row_label="line")  # refuse early
     accepted = duplicates = late = 0
     headers = {"Authorization": f"Bearer {token}"} if token else {}

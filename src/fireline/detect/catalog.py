@@ -12,6 +12,16 @@ from fireline.domain.incident import IncidentType
 EVAL_SCORE = "eval."
 EVAL_FAIL_RATE = "eval_fail_rate."
 ERROR_TYPE_RATE = "error_rate."
+#: Prefix of the share of scanned calls in which a content scanner found something.
+SCAN_RATE = "scan."
+#: The harm each scanner's hits are evidence of (others: quality).
+SCANNER_INCIDENT_TYPES = {
+    "pii": IncidentType.SAFETY,
+    "tenant_leak": IncidentType.SAFETY,
+    "prompt_leak": IncidentType.SAFETY,
+    "injection": IncidentType.SAFETY,
+    "reputation": IncidentType.REPUTATION,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +156,8 @@ SIGNALS: dict[str, Signal] = {
 
 def signal_named(name: str) -> Signal | None:
     """A signal of the catalogue, or one made for an eval (`eval.<name>`,
-    `eval_fail_rate.<name>`)."""
+    `eval_fail_rate.<name>`), an error type (`error_rate.<type>`) or a content scanner
+    (`scan.<scanner>`)."""
     if name in SIGNALS:
         return SIGNALS[name]
     if name.startswith(EVAL_SCORE) and len(name) > len(EVAL_SCORE):
@@ -161,6 +172,16 @@ def signal_named(name: str) -> Signal | None:
             _BERNOULLI,
             f"share of calls failing with {kind}",
             of_all_calls=True,
+        )
+    if name.startswith(SCAN_RATE) and len(name) > len(SCAN_RATE):
+        scanner = name[len(SCAN_RATE) :]
+        return Signal(
+            name,
+            _RATE,
+            SCANNER_INCIDENT_TYPES.get(scanner, _Q),
+            _UP,
+            _BERNOULLI,
+            f"share of scanned calls with {scanner} hits",
         )
     if name.startswith(EVAL_FAIL_RATE) and len(name) > len(EVAL_FAIL_RATE):
         evaluation = name[len(EVAL_FAIL_RATE) :]

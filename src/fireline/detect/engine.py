@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import inspect
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -80,11 +81,13 @@ class DetectionEngine:
         *,
         settings: Detection | None = None,
         lateness_s: int = 0,
+        scanners: Iterable[str] = (),
     ) -> None:
         self.settings = settings or Detection()
         self.lateness_s = lateness_s
         self.bucket_s = self.settings.bucket_s
-        self._reader = SignalReader(telemetry, self.settings)
+        # `scanners`: content scanners whose hit rates are watched (their tables must exist).
+        self._reader = SignalReader(telemetry, self.settings, scanners)
         # Settings never change under a running engine; merging them is not free and every
         # watch asks at every tick.
         self._settings_for = cache(self.settings.settings_for)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fireline.detect.base import Window
-from fireline.detect.catalog import ERROR_TYPE_RATE, EVAL_FAIL_RATE, EVAL_SCORE
+from fireline.detect.catalog import ERROR_TYPE_RATE, EVAL_FAIL_RATE, EVAL_SCORE, SCAN_RATE
 from fireline.detect.config import Detection
 from fireline.store.telemetry import TelemetryStore
 
@@ -77,9 +77,13 @@ _SAMPLE = 200
 class SignalReader:
     """Reads every signal of the buckets in [start, end) from the telemetry store."""
 
-    def __init__(self, telemetry: TelemetryStore, settings: Detection) -> None:
+    def __init__(
+        self, telemetry: TelemetryStore, settings: Detection, scanners: Iterable[str] = ()
+    ) -> None:
         self._telemetry = telemetry
         self.settings = settings
+        #: The scanners whose hit rates are read (`scan.<name>`), when calls are scanned.
+        self.scanners = tuple(scanners)
         self.bucket_s = settings.bucket_s
         # Segment dimensions, each as (name, SQL expression over `calls`).
         self.dimensions: list[tuple[str, str]] = [(name, name) for name in settings.segments]
@@ -97,6 +101,8 @@ class SignalReader:
         self._feedback(series, params)
         self._sessions(series, params)
         self._samples(series, params, text_samples)
+        if self.scanners:
+            self._scans(series, params)
         return series
 
     def features(self, start: datetime, end: datetime) -> list[str]:
@@ -283,6 +289,39 @@ class SignalReader:
                 start, end, n=sessions, total=float(most)
             )
 
+    def _scans(self, series: Series, params: dict[str, Any]) -> None:
+        """Scanned calls, and those with hits of each scanner: `scan.<scanner>` rates."""
+        sql = f"""
+            WITH s AS (
+                SELECT c.feature,
+                       CAST(floor(epoch(s.time) / $bucket) AS BIGINT) * $bucket AS bucket,
+                       {self._segments("c")}, s.scanners
+                FROM scanned s JOIN calls c ON c.call_id = s.call_id
+                WHERE s.time >= $start AND s.time < $end
+                  AND c.time >= $start AND c.time < $end
+            ), n AS (
+                SELECT feature, bucket, segment, count(*) AS scanned
+                FROM s WHERE segment IS NOT NULL GROUP BY ALL
+            ), h AS (
+                SELECT feature, bucket, segment, scanner, count(*) AS hits
+                FROM (SELECT feature, bucket, segment, unnest(scanners) AS scanner
+                      FROM s WHERE segment IS NOT NULL)
+                GROUP BY ALL
+            )
+            SELECT n.feature, n.bucket, n.segment, n.scanned,
+                   list(h.scanner) FILTER (h.scanner IS NOT NULL),
+                   list(h.hits) FILTER (h.scanner IS NOT NULL)
+            FROM n LEFT JOIN h USING (feature, bucket, segment) GROUP BY ALL
+        """  # noqa: S608 - only constant SQL and validated names are formatted in
+        for feature, bucket, segment, scanned, names, counts in self._rows(sql, params):
+            start, end = self._span(int(bucket))
+            hits = dict(zip(names or (), counts or (), strict=True))
+            for scanner in self.scanners:
+                key = SeriesKey(str(feature), SCAN_RATE + scanner, str(segment))
+                series[key][start] = Window(
+                    start, end, n=int(scanned), total=float(hits.get(scanner, 0))
+                )
+
     def _samples(self, series: Series, params: dict[str, Any], text_samples: int) -> None:
         texts = (
             f"list(input_text ORDER BY hash(call_id)) FILTER (input_text IS NOT NULL)"
@@ -348,6 +387,13 @@ class SignalReader:
         if key.signal.startswith(ERROR_TYPE_RATE):
             where, order = _SAMPLE_BY[ERROR_TYPE_RATE]
             params["kind"] = key.signal[len(ERROR_TYPE_RATE) :]
+        if key.signal.startswith(SCAN_RATE):
+            params["scanner"] = key.signal[len(SCAN_RATE) :]
+            where = (
+                "call_id IN (SELECT call_id FROM scan_hits WHERE scanner = $scanner "
+                "AND time >= $start AND time < $end)"
+            )
+            order = "time"
         if key.signal.startswith((EVAL_SCORE, EVAL_FAIL_RATE)):
             params["eval"] = key.signal.partition(".")[2]
             where = "map_extract(eval_scores, $eval)[1] IS NOT NULL"

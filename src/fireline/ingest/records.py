@@ -16,6 +16,7 @@ from fireline.ingest.schema import (
     derived_id,
     parse_rows,
 )
+from fireline.scan.documents import Document
 
 Comment = Annotated[str, StringConstraints(max_length=10_000)]
 
@@ -70,6 +71,38 @@ class ChangeIn(BaseModel):
             author=self.author,
             description=self.description,
         )
+
+
+class DocumentIn(BaseModel):
+    """A document of the knowledge base: who owns it, where it came from, when published."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    doc_id: Name
+    tenant: Name | None = None
+    source: Annotated[str, StringConstraints(max_length=2_000)] | None = None
+    published: EventTime | None = None
+
+    def to_document(self) -> Document:
+        return Document(self.doc_id, self.tenant, self.source, self.published)
+
+
+def parse_documents(
+    rows: Iterable[tuple[int, Any]],
+    *,
+    source: str | None = None,
+    max_rows: int | None = MAX_BATCH_ROWS,
+    row_label: str = "row",
+) -> list[Document]:
+    """Validate numbered raw rows into documents, or raise InvalidInput naming row and field."""
+    return parse_rows(
+        rows,
+        lambda raw, n: DocumentIn.model_validate(raw).to_document(),
+        what="documents",
+        source=source,
+        max_rows=max_rows,
+        row_label=row_label,
+    )
 
 
 def parse_feedback(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from json.encoder import encode_basestring, encode_basestring_ascii
 from operator import attrgetter
@@ -252,6 +253,20 @@ class TelemetryStore:
         """Rows of a read-only query (detection's aggregates); times are naive UTC."""
         with self._lock:
             return self._db.execute(sql, params).fetchall()
+
+    @contextmanager
+    def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The connection, for other tables of this file (scans, documents): one transaction,
+        committed when the block ends and rolled back if it raises; no other thread
+        interleaves."""
+        with self._lock:
+            self._db.execute("BEGIN TRANSACTION")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def get_call(self, call_id: str) -> dict[str, Any] | None:
         with self._lock:
