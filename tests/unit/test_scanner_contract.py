@@ -159,3 +159,16 @@ def test_every_scanner_module_runs_its_docstring_examples(scanner_class):
 
     assert tried > 0, f"{module.__name__} has no runnable example"
     assert failures == 0
+
+
+def test_a_canary_the_sdk_makes_is_found_by_the_prompt_leak_scanner_with_no_configuration():
+    from fireline.scan.leaks import PromptLeakScanner
+    from fireline.sdk import new_canary
+
+    token = new_canary()
+    call = Call(call_id="c", time=T0, feature="f", output_text=f"My rules: {token}.")
+
+    [hit] = PromptLeakScanner().scan(call)
+
+    assert call.output_text[hit.start : hit.end] == token
+    assert new_canary() != token

@@ -16,6 +16,7 @@ True
 See docs/sdk.md for the guide.
 """
 
+from fireline.sdk._canary import new_canary
 from fireline.sdk._client import FirelineClient
 from fireline.sdk._guards import ContainmentLevel, Guard
 from fireline.sdk._outbox import Stats
@@ -28,4 +29,5 @@ __all__ = [
     "Guard",
     "Stats",
     "current_call",
+    "new_canary",
 ]
