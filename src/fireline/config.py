@@ -14,7 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from fireline.detect.config import Detection
 from fireline.errors import ConfigError
+from fireline.notify.config import NotifySettings
+from fireline.oncall.config import OnCallSettings
 from fireline.scan.config import Scanning
+from fireline.status.config import StatusSettings
 
 CONFIG_FILE_NAME = "fireline.yaml"
 
@@ -68,6 +71,9 @@ class Config(_Section):
     alertmanager: Alertmanager = Field(default_factory=Alertmanager)
     detection: Detection = Field(default_factory=Detection)
     scanners: Scanning = Field(default_factory=Scanning)
+    oncall: OnCallSettings = Field(default_factory=OnCallSettings)
+    notifications: NotifySettings = Field(default_factory=NotifySettings)
+    status: StatusSettings = Field(default_factory=StatusSettings)
 
 
 def load_config(path: Path) -> Config:

@@ -11,7 +11,18 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 import fireline
-from fireline.api.routes import alertmanager, changes, guards, incidents, ingest, otlp, scans
+from fireline.api.routes import (
+    alertmanager,
+    changes,
+    guards,
+    incidents,
+    ingest,
+    notify,
+    oncall,
+    otlp,
+    scans,
+    status,
+)
 from fireline.api.routes.ingest import MAX_BODY_BYTES
 from fireline.api.schemas import ErrorOut, ProblemOut
 from fireline.errors import (
@@ -144,7 +155,18 @@ def create_app(
     api.state.ingest_tokens = TokenCache(token_cache_seconds) if token_cache_seconds > 0 else None
     api.add_exception_handler(FirelineError, _fireline_error)  # type: ignore[arg-type]
     api.state.otlp_keep_non_genai = app.config.ingest.otlp.keep_non_genai
-    routers = (ingest, otlp, alertmanager, incidents, guards, changes, scans)
+    routers = (
+        ingest,
+        otlp,
+        alertmanager,
+        incidents,
+        guards,
+        changes,
+        scans,
+        oncall,
+        notify,
+        status,
+    )
     for module in routers:
         api.include_router(module.router)
 

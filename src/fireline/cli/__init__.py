@@ -1,7 +1,18 @@
 """The `fireline` command line."""
 
 # Importing the command modules registers their commands on `app`.
-from fireline.cli import admin, drills, incidents, ingest, scans
+from fireline.cli import admin, drills, incidents, ingest, notify, oncall, scans, status
 from fireline.cli._app import app, main
 
-__all__ = ["admin", "app", "drills", "incidents", "ingest", "main", "scans"]
+__all__ = [
+    "admin",
+    "app",
+    "drills",
+    "incidents",
+    "ingest",
+    "main",
+    "notify",
+    "oncall",
+    "scans",
+    "status",
+]

@@ -44,8 +44,7 @@ def ingest(
     ] = None,
     token: Annotated[str | None, typer.Option(help="API token for --url", envvar=TOKEN_ENV)] = None,
 ) -> None:
-    """Import calls, feedback, changes or knowledge-base documents from a JSONL file, all
-    lines validated first."""
+    """Import calls, feedback, changes or knowledge-base documents from a JSONL file, all lines validated first."""  # noqa: E501 - one line in --help
     rows = _read_with_progress(file)
     if url is None:
         with open_fireline() as instance:

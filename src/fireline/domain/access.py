@@ -13,6 +13,8 @@ class Permission(StrEnum):
     READ_GUARDS = "read_guards"
     READ_INCIDENTS = "read_incidents"
     RESPOND = "respond"
+    #: Decisions an incident commander takes: severity, roles, containment needing a person.
+    COMMAND = "command"
     ADMIN = "admin"
 
 
@@ -25,6 +27,7 @@ class Role(StrEnum):
     APP = "app"
     VIEWER = "viewer"
     RESPONDER = "responder"
+    COMMANDER = "commander"
     ADMIN = "admin"
 
     def allows(self, permission: Permission) -> bool:
@@ -41,5 +44,6 @@ ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.APP: frozenset({_P.INGEST, _P.READ_GUARDS}),
     Role.VIEWER: frozenset({_P.READ_GUARDS, _P.READ_INCIDENTS}),
     Role.RESPONDER: frozenset({_P.READ_GUARDS, _P.READ_INCIDENTS, _P.RESPOND}),
+    Role.COMMANDER: frozenset({_P.READ_GUARDS, _P.READ_INCIDENTS, _P.RESPOND, _P.COMMAND}),
     Role.ADMIN: frozenset(Permission),
 }

@@ -36,6 +36,12 @@ class StateTx:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
 
+    @property
+    def connection(self) -> Connection:
+        """The transaction's connection, for the repositories of other areas (on-call,
+        notifications, status) that keep their own tables."""
+        return self._db
+
     # ------------------------------------------------------------ incidents
 
     def add_incident(self, incident: Incident, *, now: datetime) -> Incident:

@@ -136,3 +136,8 @@ changes = sa.Table(
     sa.Column("author", sa.String(200)),
     sa.Column("description", sa.Text),
 )
+
+
+# Tables of other areas live in their own modules on the same `metadata`; importing them here
+# registers them wherever the state store's schema is used.
+from fireline.store import tables_notify, tables_oncall, tables_status  # noqa: E402, F401

@@ -1,0 +1,3 @@
+"""Commands of the notify area."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""Commands of the oncall area."""
+
+from __future__ import annotations

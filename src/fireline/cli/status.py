@@ -1,0 +1,3 @@
+"""Commands of the status area."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Notifications: channels (Slack, PagerDuty, e-mail, webhooks), outbox, message templates."""

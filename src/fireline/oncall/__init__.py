@@ -1,0 +1,1 @@
+"""On-call: schedules with rotations and overrides, escalation policies, pages until acked."""

@@ -1,0 +1,11 @@
+"""The `status` section of fireline.yaml."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class StatusSettings(BaseModel):
+    """Settings of this area; every one has a default, so no file is needed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
