@@ -32,14 +32,15 @@ class MetricAnomalyDetector:
     the nearest one, in robust standard deviations of the trailing `history` values (median
     and MAD), on a log scale, is the surprise; a second one compares the means of `coarse`
     values over `pattern * coarse` values (a slower shape). Each surprise scores how far it
-    beats the largest of its previous `record_window` (`1 - e^-excess`; 0 if it does not),
-    or, if higher, an anomaly likelihood of its recent run (`_score_of`). A third surprise,
-    of the change since the same time a day earlier (`SeasonalSurprise`), scores its record
-    over `seasonal_window`. `score`, in [0, 1], is the largest of these, or 1 for a value
-    beyond the range of all earlier values by more than `beyond_range` of it; 0 for the
-    first `warmup` values, and for `quiet - 1` values after a score of `quiet_score` or more
-    (one detection per anomaly). A repeated spike, a daily cycle or a noisy stretch score
-    low after their first occurrence.
+    beats its own largest value so far (its record, `1 - e^-excess`; 0 if it does not), or,
+    if higher, an anomaly likelihood of its recent run (`_likelihood_of`). Two more surprises
+    score their records: the change since the same time a day earlier (`SeasonalSurprise`),
+    and the distance of the mean of the latest `level_span` values to the baseline's median
+    (a level shift). `score`, in [0, 1], is the largest of these, or 1 for a value beyond
+    the range of all earlier values by more than `beyond_range` of it; 0 for the first
+    `warmup` values, and for `quiet - 1` values after a score of `quiet_score` or more (one
+    detection per anomaly). A repeated spike, a daily cycle or a noisy stretch score low
+    after their first occurrence.
 
     Alarm (`drift_detected`): the robust z-score of the value, in `direction`, has a Gaussian
     p-value below the false-alarm budget spread over the checks of 30 days (`bucket_s` per
@@ -76,15 +77,14 @@ class MetricAnomalyDetector:
         pattern: int = 8,
         patterns: int = 1500,
         coarse: int = 4,
-        record_window: int = 1000,
+        level_span: int = 16,
         likelihood_window: int = 4000,
         likelihood_short: int = 5,
-        likelihood_p: float = 1e-6,
+        likelihood_p: float = 1e-7,
         warmup: int = 100,
         quiet: int = 100,
         quiet_score: float = 0.05,
         beyond_range: float = 0.1,
-        seasonal_window: int = 2000,
         recovery: int = 5,
         recovery_z: float = 3.0,
         relearn: int = 50,
@@ -95,7 +95,7 @@ class MetricAnomalyDetector:
             pattern,
             patterns,
             coarse,
-            record_window,
+            level_span,
             likelihood_window,
             likelihood_short,
         )
@@ -109,7 +109,7 @@ class MetricAnomalyDetector:
         self.pattern = pattern
         self.patterns = patterns
         self.coarse = coarse
-        self.record_window = record_window
+        self.level_span = level_span
         self.likelihood_window = likelihood_window
         self.likelihood_short = likelihood_short
         self.likelihood_p = likelihood_p
@@ -117,22 +117,22 @@ class MetricAnomalyDetector:
         self.quiet = quiet
         self.quiet_score = quiet_score
         self.beyond_range = beyond_range
-        self.seasonal_window = seasonal_window
         self.recovery = recovery
         self.recovery_z = recovery_z
         self.relearn = relearn
         self._values = Ring(history)
         span = pattern * coarse
-        self._recent = Ring(span)
+        self._recent = Ring(max(span, level_span))
         self._tail = Ring(max(2 * pattern, 2 * span - 1))
         self._patterns = Ring(patterns, pattern)
         self._coarse_patterns = Ring(patterns, pattern)
-        self._surprises = Ring(max(record_window, likelihood_window))
-        self._coarse_surprises = Ring(max(record_window, likelihood_window))
+        self._surprises = Ring(likelihood_window)
+        self._coarse_surprises = Ring(likelihood_window)
+        #: The largest pattern, coarse, level and seasonal surprise so far (0 in the warm-up).
+        self._records = [0.0, 0.0, 0.0, 0.0]
         self._seen = 0
         self._quiet_left = 0
         self._seasonal = SeasonalSurprise(history, min_history)
-        self._seasonal_surprises = Ring(seasonal_window)
         self._range: list[float] = []
         self._held: list[float] = []
         self._previous: float | None = None
@@ -182,17 +182,18 @@ class MetricAnomalyDetector:
         level_z, surprises = self._surprise_of(value)
         seasonal = self._seasonal.update(value, (x.end - x.start).total_seconds())
         if self._seen <= self.warmup:  # a short baseline makes everything look new
-            surprises, seasonal = (0.0, 0.0), 0.0
+            surprises, seasonal = (0.0, 0.0, 0.0), 0.0
         score = max(
-            self._score_of(ring, surprise)
+            self._likelihood_of(ring, surprise)
             for ring, surprise in zip(
-                (self._surprises, self._coarse_surprises), surprises, strict=True
+                (self._surprises, self._coarse_surprises), surprises[:2], strict=True
             )
         )
-        ring = self._seasonal_surprises
-        if ring.count and seasonal > (record := float(ring.values().max())):
-            score = max(score, 1.0 - math.exp(record - seasonal))
-        ring.push(seasonal)
+        # A new record of any surprise: a pattern, level or day-on-day change never seen before.
+        for k, surprise in enumerate((*surprises, seasonal)):
+            if surprise > self._records[k]:
+                score = max(score, 1.0 - math.exp(self._records[k] - surprise))
+                self._records[k] = surprise
         if self._range:  # a value well outside the range of all values seen so far
             low, high = self._range
             margin = self.beyond_range * (high - low)
@@ -219,19 +220,15 @@ class MetricAnomalyDetector:
             return
         self._learn(value)
 
-    def _score_of(self, ring: Ring, surprise: float) -> float:
-        """A new record over the last `record_window` surprises, or an unlikely recent run.
+    def _likelihood_of(self, ring: Ring, surprise: float) -> float:
+        """An unlikely recent run of surprises (Numenta's anomaly likelihood), then remember it.
 
-        Record: `1 - e^-excess` of the surprise over the largest of the last
-        `record_window`. Likelihood (as Numenta's anomaly likelihood): the mean of the
-        latest `likelihood_short` surprises against a Gaussian of the previous
+        The mean of the latest `likelihood_short` surprises against a Gaussian of the previous
         `likelihood_window`; its tail p-value, if below `likelihood_p`, scores
-        `log p / log 1e-12` (capped at 1). The surprise is then pushed into the ring.
+        `log p / log 1e-12` (capped at 1), else 0.
         """
         score = 0.0
         if ring.count:
-            record = float(ring.last(self.record_window).max())
-            score = 1.0 - math.exp(record - surprise) if surprise > record else 0.0
             past = ring.values()
             mean = float(past.mean())
             sd = math.sqrt(max(float((past * past).mean()) - mean * mean, 1e-6))
@@ -239,27 +236,31 @@ class MetricAnomalyDetector:
             short = (float(recent.sum()) + surprise) / (len(recent) + 1)
             p_value = max(0.5 * math.erfc((short - mean) / sd / _SQRT2), 1e-12)
             if p_value < self.likelihood_p:
-                score = max(score, min(1.0, math.log(p_value) / math.log(1e-12)))
+                score = min(1.0, math.log(p_value) / math.log(1e-12))
         ring.push(surprise)
         return score
 
-    def _surprise_of(self, value: float) -> tuple[float, tuple[float, float]]:
-        """The robust z-score of the value and the log surprises of the latest patterns.
+    def _surprise_of(self, value: float) -> tuple[float, tuple[float, float, float]]:
+        """The robust z-score of the value and the log surprises of the latest values.
 
         Two patterns: the latest `pattern` values, and the means of `coarse` values over the
-        latest `pattern * coarse` values (a slower shape).
+        latest `pattern * coarse` values (a slower shape); and the level: the distance of the
+        mean of the latest `level_span` values to the baseline's median.
         """
         if self._values.count < self.min_history:
-            return 0.0, (0.0, 0.0)
+            return 0.0, (0.0, 0.0, 0.0)
         median, sd = robust(self._values.values())
         level_z = (value - median) / sd
-        surprises = [0.0, 0.0]
+        surprises = [0.0, 0.0, 0.0]
         if self._recent.count >= self.pattern and self._patterns.count:
             surprises[0] = nearest(self._patterns, self._recent.last(self.pattern), sd)
-        if self._recent.count == self.pattern * self.coarse and self._coarse_patterns.count:
-            latest = self._coarsen(self._recent.last(self.pattern * self.coarse))
+        span = self.pattern * self.coarse
+        if self._recent.count >= span and self._coarse_patterns.count:
+            latest = self._coarsen(self._recent.last(span))
             surprises[1] = nearest(self._coarse_patterns, latest, sd)
-        return level_z, (surprises[0], surprises[1])
+        level = float(self._recent.last(self.level_span).mean())
+        surprises[2] = math.log1p(abs(level - median) / sd)
+        return level_z, (surprises[0], surprises[1], surprises[2])
 
     def _coarsen(self, values: np.ndarray) -> np.ndarray:
         coarse: np.ndarray = values.reshape(self.pattern, self.coarse).mean(axis=1)
@@ -337,6 +338,7 @@ class MetricAnomalyDetector:
             "normal_run": self._normal_run,
             "seen": self._seen,
             "quiet_left": self._quiet_left,
+            "records": list(self._records),
             "range": list(self._range),
             "seasonal": self._seasonal.to_state(),
             "score": self._score,
@@ -354,6 +356,14 @@ class MetricAnomalyDetector:
         self._normal_run = int(state["normal_run"])
         self._seen = int(state["seen"])
         self._quiet_left = int(state["quiet_left"])
+        # A state saved before records were kept: the largest surprises it still remembers.
+        rings = (self._surprises, self._coarse_surprises)
+        saved = state.get("records") or [
+            *(float(r.values().max()) if r.count else 0.0 for r in rings),
+            0.0,
+            0.0,
+        ]
+        self._records = [float(v) for v in saved]
         self._range = [float(v) for v in state["range"]]
         self._seasonal.load_state(state["seasonal"])
         self._score = float(state["score"])
@@ -369,7 +379,6 @@ class MetricAnomalyDetector:
             "surprises": self._surprises,
             "coarse_patterns": self._coarse_patterns,
             "coarse_surprises": self._coarse_surprises,
-            "seasonal_surprises": self._seasonal_surprises,
         }
 
 
