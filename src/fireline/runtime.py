@@ -123,6 +123,7 @@ class Fireline:
             settings=self.config.detection,
             lateness_s=self._lateness_s,
             scanners=[scanner.name for scanner in self.scans.scanners],
+            scan_rate=self.config.scanners.rate,
         )
 
     @cached_property

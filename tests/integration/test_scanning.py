@@ -120,14 +120,14 @@ def test_sampled_mode_scans_about_its_share_and_the_same_calls_every_time(
     clock.advance(3_600)
     sampled = Scanning(mode="sampled", sample_rate=0.1)
 
-    one = ScanService(ScanStore(app.telemetry), sampled).store.pending(
-        T0, clock.now(), sample_rate=0.1, limit=10_000
+    one, _ = ScanService(ScanStore(app.telemetry), sampled).store.pending(
+        T0, sample_rate=0.1, limit=10_000
     )
     report = ScanService(ScanStore(app.telemetry), sampled).catch_up(clock.now())
 
     assert 300 <= report.scanned <= 500  # 10 % of 4,000, give or take the hash's luck
     assert {c.call_id for c in one} == {
-        row[0] for row in app.telemetry.query("SELECT call_id FROM scanned")
+        f"s{i}" for i in range(4_000) if app.scans.store.is_scanned(f"s{i}", 0.1)
     }
 
 
@@ -136,6 +136,25 @@ class _Broken:
 
     def scan(self, call: Call) -> list[Any]:
         raise RuntimeError("bug")
+
+
+def test_a_call_stored_late_is_scanned_in_the_next_round_and_an_old_store_from_its_horizon(
+    deployment: tuple[Fireline, SimulatedClock],
+) -> None:
+    app, clock = deployment
+    old = [Call(call_id=f"old{i}", time=T0, feature="f", output_text=CANARY) for i in range(5)]
+    app.ingest.ingest_calls(old)
+    clock.advance(3 * 86_400)
+    recent = Call(call_id="recent", time=clock.now(), feature="f", output_text=CANARY)
+    app.ingest.ingest_calls([recent])
+
+    first = app.scans.catch_up(clock.now())  # horizon: a day; the old calls are history
+    late = Call(call_id="late", time=clock.now() - timedelta(hours=20), feature="f")
+    app.ingest.ingest_calls([late])
+    second = app.scans.catch_up(clock.now())
+
+    assert (first.scanned, second.scanned) == (1, 1)
+    assert app.scans.store.is_scanned("late") and not app.scans.store.is_scanned("old0")
 
 
 def test_a_failing_scanner_skips_its_calls_without_stopping_the_other_scanners(

@@ -82,12 +82,14 @@ class DetectionEngine:
         settings: Detection | None = None,
         lateness_s: int = 0,
         scanners: Iterable[str] = (),
+        scan_rate: float = 1.0,
     ) -> None:
         self.settings = settings or Detection()
         self.lateness_s = lateness_s
         self.bucket_s = self.settings.bucket_s
-        # `scanners`: content scanners whose hit rates are watched (their tables must exist).
-        self._reader = SignalReader(telemetry, self.settings, scanners)
+        # `scanners`: content scanners whose hit rates are watched (their tables must exist),
+        # over the share `scan_rate` of calls they scan.
+        self._reader = SignalReader(telemetry, self.settings, scanners, scan_rate)
         # Settings never change under a running engine; merging them is not free and every
         # watch asks at every tick.
         self._settings_for = cache(self.settings.settings_for)

@@ -16,6 +16,7 @@ from typing import Any
 from fireline.detect.base import Window
 from fireline.detect.catalog import ERROR_TYPE_RATE, EVAL_FAIL_RATE, EVAL_SCORE, SCAN_RATE
 from fireline.detect.config import Detection
+from fireline.store.scans import in_sample, sample_cut
 from fireline.store.telemetry import TelemetryStore
 
 #: "" is the whole feature; a segment is "dimension=value".
@@ -78,12 +79,18 @@ class SignalReader:
     """Reads every signal of the buckets in [start, end) from the telemetry store."""
 
     def __init__(
-        self, telemetry: TelemetryStore, settings: Detection, scanners: Iterable[str] = ()
+        self,
+        telemetry: TelemetryStore,
+        settings: Detection,
+        scanners: Iterable[str] = (),
+        scan_rate: float = 1.0,
     ) -> None:
         self._telemetry = telemetry
         self.settings = settings
-        #: The scanners whose hit rates are read (`scan.<name>`), when calls are scanned.
+        #: The scanners whose hit rates are read (`scan.<name>`), and the share of calls
+        #: they scan.
         self.scanners = tuple(scanners)
+        self.scan_rate = scan_rate
         self.bucket_s = settings.bucket_s
         # Segment dimensions, each as (name, SQL expression over `calls`).
         self.dimensions: list[tuple[str, str]] = [(name, name) for name in settings.segments]
@@ -290,37 +297,44 @@ class SignalReader:
             )
 
     def _scans(self, series: Series, params: dict[str, Any]) -> None:
-        """Scanned calls, and those with hits of each scanner: `scan.<scanner>` rates."""
-        sql = f"""
-            WITH s AS (
-                SELECT c.feature,
-                       CAST(floor(epoch(s.time) / $bucket) AS BIGINT) * $bucket AS bucket,
-                       {self._segments("c")}, s.scanners
-                FROM scanned s JOIN calls c ON c.call_id = s.call_id
-                WHERE s.time >= $start AND s.time < $end
-                  AND c.time >= $start AND c.time < $end
-            ), n AS (
-                SELECT feature, bucket, segment, count(*) AS scanned
-                FROM s WHERE segment IS NOT NULL GROUP BY ALL
-            ), h AS (
-                SELECT feature, bucket, segment, scanner, count(*) AS hits
-                FROM (SELECT feature, bucket, segment, unnest(scanners) AS scanner
-                      FROM s WHERE segment IS NOT NULL)
-                GROUP BY ALL
+        """`scan.<scanner>`: of the calls of the scan sample, the share with hits of each
+        scanner (every tick scans what is new before detection reads it)."""
+        sample = in_sample("$cut", "c.call_id")
+        scanned_sql = f"""
+            WITH c AS (
+                SELECT feature,
+                       CAST(floor(epoch(time) / $bucket) AS BIGINT) * $bucket AS bucket,
+                       {self._segments()}
+                FROM calls c WHERE time >= $start AND time < $end AND {sample}
             )
-            SELECT n.feature, n.bucket, n.segment, n.scanned,
-                   list(h.scanner) FILTER (h.scanner IS NOT NULL),
-                   list(h.hits) FILTER (h.scanner IS NOT NULL)
-            FROM n LEFT JOIN h USING (feature, bucket, segment) GROUP BY ALL
+            SELECT feature, bucket, segment, count(*) FROM c
+            WHERE segment IS NOT NULL GROUP BY ALL
         """  # noqa: S608 - only constant SQL and validated names are formatted in
-        for feature, bucket, segment, scanned, names, counts in self._rows(sql, params):
+        hits_sql = f"""
+            WITH h AS (
+                SELECT DISTINCT call_id, scanner FROM scan_hits
+                WHERE time >= $start AND time < $end
+            ), c AS (
+                SELECT c.feature,
+                       CAST(floor(epoch(c.time) / $bucket) AS BIGINT) * $bucket AS bucket,
+                       {self._segments("c")}, h.scanner
+                FROM h JOIN calls c ON c.call_id = h.call_id
+                WHERE c.time >= $start AND c.time < $end
+            )
+            SELECT feature, bucket, segment, scanner, count(*) FROM c
+            WHERE segment IS NOT NULL GROUP BY ALL
+        """  # noqa: S608 - only constant SQL and validated names are formatted in
+        hits: dict[tuple[str, int, str, str], int] = {
+            (str(f), int(b), str(s), str(k)): int(n)
+            for f, b, s, k, n in self._rows(hits_sql, params)
+        }
+        sampled = {**params, "cut": sample_cut(self.scan_rate)}
+        for feature, bucket, segment, scanned in self._rows(scanned_sql, sampled):
             start, end = self._span(int(bucket))
-            hits = dict(zip(names or (), counts or (), strict=True))
             for scanner in self.scanners:
+                found = hits.get((str(feature), int(bucket), str(segment), scanner), 0)
                 key = SeriesKey(str(feature), SCAN_RATE + scanner, str(segment))
-                series[key][start] = Window(
-                    start, end, n=int(scanned), total=float(hits.get(scanner, 0))
-                )
+                series[key][start] = Window(start, end, n=int(scanned), total=float(found))
 
     def _samples(self, series: Series, params: dict[str, Any], text_samples: int) -> None:
         texts = (

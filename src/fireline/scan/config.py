@@ -21,7 +21,8 @@ class Scanning(BaseModel):
     enabled: tuple[str, ...] | None = None
     #: Settings by scanner name: {pii: {scan_input: true}, grounding: {max_age_days: 365}}.
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    #: How far back calls that arrive late are still scanned.
+    #: On a store that already holds calls, the first round scans those of this much event
+    #: time before now; after that every call stored is scanned, however late it arrives.
     horizon_s: Annotated[int, Field(ge=60, le=30 * 86_400)] = 86_400
     #: Seconds between the background worker's rounds in "ingest" mode.
     interval_s: Annotated[float, Field(gt=0, le=3_600)] = 1.0

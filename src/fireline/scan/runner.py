@@ -1,9 +1,10 @@
 """Runs the configured scanners over stored calls and records what they find.
 
 Scanning reads calls after they are stored, so it never holds up ingest: `catch_up` takes
-the calls of the horizon not scanned yet, in batches, runs every scanner on each, and marks
-them scanned with their hits in one transaction per batch. A crash between two batches
-loses nothing (the next round takes the rest) and repeats nothing (a call is marked once).
+the calls stored since the last round, in batches, in the order they were stored (a cursor
+over the store), runs every scanner on each, and marks them scanned with their hits, and
+moves the cursor, in one transaction per batch. A crash between two batches loses nothing
+(the next round takes the rest) and repeats nothing (a call is marked once).
 Ticks call it before detection reads the buckets, so scan hit rates are complete.
 """
 
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 class ScanReport:
     """What one round of scanning did."""
 
-    scanned: int = 0
+    scanned: int = 0  # calls of the sample scanned
     calls_with_hits: int = 0
     hits: Counter[str] = field(default_factory=Counter)  # by "scanner/kind"
     errors: Counter[str] = field(default_factory=Counter)  # by scanner
@@ -50,8 +51,6 @@ class ScanService:
         *,
         scanners: Sequence[Scanner] | None = None,
         batch_size: int = 2_000,
-        recent_s: float = 3_600,
-        sweep_s: float = 600,
     ) -> None:
         self.store = store
         self.settings = settings or Scanning()
@@ -64,12 +63,6 @@ class ScanService:
             ]
         self.scanners = list(scanners)
         self._lock = threading.Lock()  # one round at a time: a call is scanned once
-        #: A round looks back this far from where the previous one ended...
-        self.recent_s = recent_s
-        #: ...and the whole horizon once per this much event time.
-        self.sweep_s = sweep_s
-        self._until: datetime | None = None  # where the last complete round ended
-        self._swept: datetime | None = None  # when the whole horizon was last looked at
 
     def scan(self, call: Call) -> list[Hit]:
         """Every hit of every scanner in one call; a scanner that fails is skipped."""
@@ -88,11 +81,12 @@ class ScanService:
                 failed.append(scanner.name)
         return hits, failed
 
-    def scan_calls(self, calls: Sequence[Call], report: ScanReport | None = None) -> ScanReport:
-        """Scan `calls` and record them as scanned, with their hits."""
+    def scan_calls(
+        self, calls: Sequence[Call], report: ScanReport | None = None, *, upto: int | None = None
+    ) -> ScanReport:
+        """Scan `calls` and record them as scanned, with their hits (and the store's cursor
+        moved to `upto`, in the same transaction)."""
         report = report or ScanReport()
-        if not calls:
-            return report
         self.documents.prefetch(
             doc_id for call in calls for doc_id in (*call.retrieved_doc_ids, *call.cited_doc_ids)
         )
@@ -101,44 +95,32 @@ class ScanService:
             hits, failed = self._scan(call)
             found.append(hits)
             report.errors.update(failed)
-        new = self.store.record(calls, found)
-        report.scanned += new
+        if upto is not None:
+            self.store.record(calls, found, upto=upto, start=self.store.first_cursor)
+        report.scanned += len(calls)
         report.calls_with_hits += sum(1 for hits in found if hits)
         report.hits.update(f"{h.scanner}/{h.kind}" for hits in found for h in hits)
         return report
 
-    def catch_up(self, until: datetime, *, max_calls: int | None = None) -> ScanReport:
-        """Scan the calls before `until` not scanned yet (of the sample).
-
-        Most rounds look back `recent_s` from where the previous round ended, which is
-        cheap; every `sweep_s` of event time a round looks back the whole horizon, for calls
-        that arrived later than that.
-        """
+    def catch_up(self, now: datetime, *, max_calls: int | None = None) -> ScanReport:
+        """Scan the calls stored since the last round (of the sample), in the order they were
+        stored, late ones included; the first round starts at calls of the horizon before
+        `now`."""
         report = ScanReport()
         if not self.scanners:
             return report
-        horizon = until - timedelta(seconds=self.settings.horizon_s)
+        since = now - timedelta(seconds=self.settings.horizon_s)
+        read = 0
         with self._lock:
-            since = horizon
-            if self._swept is not None and until - self._swept < timedelta(seconds=self.sweep_s):
-                recent = self._until - timedelta(seconds=self.recent_s) if self._until else horizon
-                since = max(horizon, recent)
-            else:
-                self._swept = until
-            while max_calls is None or report.scanned < max_calls:
-                limit = self.batch_size
-                if max_calls is not None:
-                    limit = min(limit, max_calls - report.scanned)
-                calls = self.store.pending(
-                    since, until, sample_rate=self.settings.rate, limit=limit
+            while max_calls is None or read < max_calls:
+                limit = (
+                    self.batch_size if max_calls is None else min(self.batch_size, max_calls - read)
                 )
-                if not calls:
-                    self._until = max(self._until or until, until)
+                calls, upto = self.store.pending(since, sample_rate=self.settings.rate, limit=limit)
+                if upto is None:
                     break
-                self.scan_calls(calls, report)
-                if len(calls) < limit:
-                    self._until = max(self._until or until, until)
-                    break
+                self.scan_calls(calls, report, upto=upto)
+                read += limit
         return report
 
     def ingest_document_rows(

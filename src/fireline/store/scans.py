@@ -1,9 +1,10 @@
 """Scan results and the document catalog, in tables beside `calls` in the telemetry store.
 
-`scanned` has one row per call the scanners have read (so a rate's denominator is known
-and no call is scanned twice), with the names of the scanners that found something;
-`scan_hits` one row per hit. Both are keyed to the call's event time and feature, so
-detection reads them per bucket and investigation lists the affected calls.
+`scan_cursor` says how far scanning has read `calls` (by rowid: calls are only appended, so
+rowids follow the order they were stored in); `scan_hits` has one row per hit, keyed to the
+call's event time and feature, so detection reads them per bucket and investigation lists
+the affected calls. A call is scanned once its rowid is behind the cursor, if it is in the
+sample (`in_sample`, a hash of its id); hits and the cursor move in one transaction.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-
-import pyarrow as pa
 
 from fireline.domain.telemetry import Call, CallStatus
 from fireline.scan.base import Hit, Part
@@ -24,23 +23,14 @@ _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS documents (
         doc_id VARCHAR PRIMARY KEY, tenant VARCHAR, source VARCHAR, published TIMESTAMP
     )""",
-    """CREATE TABLE IF NOT EXISTS scanned (
-        call_id VARCHAR PRIMARY KEY, time TIMESTAMP NOT NULL, feature VARCHAR NOT NULL,
-        scanners VARCHAR[] NOT NULL
-    )""",
+    # How far scanning has read `calls`, by rowid: calls are only ever appended, so rowids
+    # grow in the order calls were stored, late ones included.
+    "CREATE TABLE IF NOT EXISTS scan_cursor (name VARCHAR PRIMARY KEY, last_rowid BIGINT NOT NULL)",
     """CREATE TABLE IF NOT EXISTS scan_hits (
         call_id VARCHAR NOT NULL, time TIMESTAMP NOT NULL, feature VARCHAR NOT NULL,
         scanner VARCHAR NOT NULL, kind VARCHAR NOT NULL, part VARCHAR NOT NULL,
         start_pos INTEGER, end_pos INTEGER, score DOUBLE NOT NULL, detail VARCHAR NOT NULL
     )""",
-)
-_SCANNED_SCHEMA = pa.schema(
-    [
-        ("call_id", pa.string()),
-        ("time", pa.timestamp("us")),
-        ("feature", pa.string()),
-        ("scanners", pa.list_(pa.string())),
-    ]
 )
 #: The columns of `calls` that scanners read, in `Call`'s names where they differ.
 _CALL_FIELDS = (
@@ -62,6 +52,17 @@ _CALL_FIELDS = (
 )
 
 
+def sample_cut(rate: float) -> int:
+    """The `in_sample` cut for a share of calls."""
+    return round(rate * 1_000_000)
+
+
+def in_sample(cut: str, column: str = "call_id") -> str:
+    """SQL that is true for the calls of the sample: the same calls every time, whichever
+    query asks (the scanner's and detection's)."""
+    return f"(hash({column}) % 1000000 < {cut})"
+
+
 @dataclass(frozen=True, slots=True)
 class StoredHit:
     """A hit as stored: the call it was found in, and the hit."""
@@ -77,6 +78,9 @@ class ScanStore:
 
     def __init__(self, telemetry: TelemetryStore) -> None:
         self.telemetry = telemetry
+        self._cursor: int | None = None  # as stored; only `record` moves it
+        #: Where the first round began, until it is recorded.
+        self.first_cursor: int | None = None
         with telemetry.writing() as db:
             for statement in _SCHEMA:
                 db.execute(statement)
@@ -112,68 +116,92 @@ class ScanStore:
     # -- calls to scan ---------------------------------------------------------------------
 
     def pending(
-        self, since: datetime, until: datetime, *, sample_rate: float = 1.0, limit: int = 2_000
-    ) -> list[Call]:
-        """Calls in [since, until) not scanned yet, oldest first; with `sample_rate` below 1,
-        only that share of calls is ever offered (the same ones every time)."""
-        sql = f"""
-            SELECT {", ".join(_CALL_FIELDS)} FROM calls c
-            WHERE c.time >= $since AND c.time < $until
-              AND hash(c.call_id) % 1000000 < $cut
-              AND NOT EXISTS (
-                  SELECT 1 FROM scanned s
-                  WHERE s.call_id = c.call_id AND s.time >= $since AND s.time < $until
-              )
-            ORDER BY c.time, c.call_id LIMIT $limit
-        """  # noqa: S608 - constant column names
-        params = {"since": _naive(since), "until": _naive(until), "limit": limit}
-        params["cut"] = round(sample_rate * 1_000_000)
-        return [_call(row) for row in self.telemetry.query(sql, params)]
+        self, since: datetime, *, sample_rate: float = 1.0, limit: int = 2_000
+    ) -> tuple[list[Call], int | None]:
+        """The next calls to scan, in the order they were stored, and the rowid the cursor
+        moves to once they are recorded (None: nothing new).
 
-    def record(self, calls: Sequence[Call], hits: Sequence[Sequence[Hit]]) -> int:
-        """Mark `calls` scanned, with their hits (`hits[i]` are those of `calls[i]`), in one
-        transaction; calls already marked are left as they were. Returns how many were new."""
-        if not calls:
-            return 0
-        batch = pa.table(  # noqa: F841 - read by name in the SQL below
-            {
-                "call_id": [c.call_id for c in calls],
-                "time": [_naive(c.time) for c in calls],
-                "feature": [c.feature for c in calls],
-                "scanners": [sorted({h.scanner for h in found}) for found in hits],
-            },
-            schema=_SCANNED_SCHEMA,
+        Of the next `limit` stored calls, only those of the sample are returned (the same
+        calls whenever asked). The first time, scanning starts at calls of event time
+        `since` or later, so a store full of history is not scanned from its beginning.
+        """
+        cursor = self.cursor(since)
+        self.first_cursor = cursor if self.stored_cursor() is None else None
+        sql = f"""
+            SELECT rowid, {in_sample("$cut")} AS sampled, {", ".join(_CALL_FIELDS)} FROM calls
+            WHERE rowid > $cursor ORDER BY rowid LIMIT $limit
+        """  # noqa: S608 - constant column names
+        params = {"cursor": cursor, "limit": limit, "cut": sample_cut(sample_rate)}
+        rows = self.telemetry.query(sql, params)
+        if not rows:
+            return [], None
+        return [_call(row[2:]) for row in rows if row[1]], int(rows[-1][0])
+
+    def stored_cursor(self) -> int | None:
+        """The rowid of the last call scanning has read, None before the first round."""
+        if self._cursor is None:
+            row = self.telemetry.query("SELECT last_rowid FROM scan_cursor WHERE name = 'calls'")
+            self._cursor = int(row[0][0]) if row else None
+        return self._cursor
+
+    def _start(self) -> int:
+        """The rowid before the first call scanning read: older calls were never scanned."""
+        row = self.telemetry.query("SELECT last_rowid FROM scan_cursor WHERE name = 'start'")
+        return int(row[0][0]) if row else -1
+
+    def cursor(self, since: datetime) -> int:
+        """The rowid of the last call read; before the first round, just before the calls of
+        event time `since` or later."""
+        stored = self.stored_cursor()
+        if stored is not None:
+            return stored
+        first = self.telemetry.query(
+            "SELECT min(rowid) FROM calls WHERE time >= $since", {"since": _naive(since)}
         )
+        start = first[0][0] if first and first[0][0] is not None else None
+        if start is None:
+            last = self.telemetry.query("SELECT max(rowid) FROM calls")
+            return int(last[0][0]) if last and last[0][0] is not None else -1
+        return int(start) - 1
+
+    def record(
+        self,
+        calls: Sequence[Call],
+        hits: Sequence[Sequence[Hit]],
+        *,
+        upto: int,
+        start: int | None = None,
+    ) -> None:
+        """Store the hits of `calls` (`hits[i]` are those of `calls[i]`) and move the cursor
+        to `upto`, in one transaction: each call's hits are stored once. `start` is where
+        the first round began (the cursor `pending` started from)."""
+        hit_rows = [
+            (
+                c.call_id,
+                _naive(c.time),
+                c.feature,
+                h.scanner,
+                h.kind,
+                h.part.value,
+                h.start,
+                h.end,
+                float(h.score),
+                h.detail,
+            )
+            for c, found in zip(calls, hits, strict=True)
+            for h in found
+        ]
         with self.telemetry.writing() as db:
-            new = {
-                str(row[0])
-                for row in db.execute(
-                    "INSERT INTO scanned SELECT * FROM batch ON CONFLICT DO NOTHING "
-                    "RETURNING call_id"
-                ).fetchall()
-            }
-            hit_rows = [
-                (
-                    c.call_id,
-                    _naive(c.time),
-                    c.feature,
-                    h.scanner,
-                    h.kind,
-                    h.part.value,
-                    h.start,
-                    h.end,
-                    float(h.score),
-                    h.detail,
-                )
-                for c, found in zip(calls, hits, strict=True)
-                if c.call_id in new
-                for h in found
-            ]
             if hit_rows:
                 db.executemany(
                     "INSERT INTO scan_hits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", hit_rows
                 )
-        return len(new)
+            if self._cursor is None and start is not None:
+                db.execute(
+                    "INSERT INTO scan_cursor VALUES ('start', ?) ON CONFLICT DO NOTHING", [start]
+                )
+            db.execute("INSERT OR REPLACE INTO scan_cursor VALUES ('calls', ?)", [upto])
+        self._cursor = upto
 
     # -- reading hits ----------------------------------------------------------------------
 
@@ -186,8 +214,21 @@ class ScanStore:
         )
         return [_hit(row) for row in rows]
 
-    def is_scanned(self, call_id: str) -> bool:
-        rows = self.telemetry.query("SELECT 1 FROM scanned WHERE call_id = ?", [call_id])
+    def is_scanned(self, call_id: str, sample_rate: float = 1.0) -> bool:
+        """Whether the call is stored, behind the cursor, and of the sample."""
+        cursor = self.stored_cursor()
+        if cursor is None:
+            return False
+        rows = self.telemetry.query(
+            f"SELECT 1 FROM calls WHERE call_id = $id AND rowid > $start "  # noqa: S608 - constant SQL
+            f"AND rowid <= $cursor AND {in_sample('$cut')}",
+            {
+                "id": call_id,
+                "start": self._start(),
+                "cursor": cursor,
+                "cut": sample_cut(sample_rate),
+            },
+        )
         return bool(rows)
 
     def list_hits(

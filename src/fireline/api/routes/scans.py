@@ -81,7 +81,7 @@ def hit_counts(
 def hits_of_call(call_id: str, instance: FirelineDep) -> list[HitOut]:
     """What the scanners found in one call (empty if it was scanned and is clean)."""
     store = instance.scans.store
-    if not store.is_scanned(call_id):
+    if not store.is_scanned(call_id, instance.config.scanners.rate):
         if instance.telemetry.get_call(call_id) is None:
             raise NotFound(f"no call {call_id!r}")
         raise NotFound(f"call {call_id!r} is not scanned (yet, or not in the sample)")

@@ -1,0 +1,1 @@
+"""Triage: which incident an alert belongs to, what kind of harm it is, and how severe."""
