@@ -12,12 +12,18 @@ from fireline.clock import Clock, WallClock
 from fireline.config import Config, find_config, load_config
 from fireline.detect.engine import DetectionEngine, TickResult
 from fireline.domain.guard import Guard
-from fireline.domain.incident import Incident
+from fireline.domain.incident import Incident, TimelineEntry
+from fireline.errors import NotFound
 from fireline.ingest.prepare import CallPreparer, redaction_key
 from fireline.ingest.service import IngestService
+from fireline.notify.message import Event
+from fireline.notify.service import NotifyService, notify_service
+from fireline.oncall.service import OutgoingPage, PagingService
+from fireline.oncall.wiring import link_key
 from fireline.respond.service import IncidentService
 from fireline.scan.runner import ScanService
 from fireline.settings import Settings
+from fireline.status.service import StatusService, status_service
 from fireline.store.scans import ScanStore
 from fireline.store.state import StateStore, StateTx
 from fireline.store.telemetry import TelemetryStore
@@ -114,7 +120,43 @@ class Fireline:
 
     @cached_property
     def incidents(self) -> IncidentService:
-        return IncidentService(self.clock)
+        return IncidentService(self.clock, notify=self._notify)
+
+    @cached_property
+    def notifications(self) -> NotifyService:
+        return notify_service(self)
+
+    @cached_property
+    def paging(self) -> PagingService:
+        return PagingService(
+            self.config.oncall, key=link_key(self), clock=self.clock, sender=self._send_page
+        )
+
+    @cached_property
+    def status(self) -> StatusService:
+        return status_service(self)
+
+    def _notify(self, tx: StateTx, incident: Incident, event: Event) -> None:
+        """Tell the channels routed `event` about the incident, in the same transaction."""
+        self.notifications.notify(tx, incident, event)
+
+    def _send_page(self, tx: StateTx, page: OutgoingPage) -> None:
+        """Page a person through the notifications outbox, in the tick's transaction."""
+        incident = tx.get_incident(page.incident_id)
+        try:
+            self.notifications.page(
+                tx, incident, page.person, page.ack_url, attempt=page.attempt, tier=page.tier
+            )
+        except NotFound as error:  # nobody to reach: on the record, and paging goes on
+            tx.append_timeline(
+                TimelineEntry(
+                    page.incident_id,
+                    self.clock.now(),
+                    "policy:paging",
+                    "page_undeliverable",
+                    f"page to {page.person} (tier {page.tier}) not sent: {error}",
+                )
+            )
 
     @cached_property
     def engine(self) -> DetectionEngine:
@@ -138,6 +180,20 @@ class Fireline:
         with self._tick_lock, self.state.unit_of_work() as tx:
             result = self.engine.tick(now, tx)
             self.incidents.handle(tx, result)
+            self.paging.tick(tx, now)
+            for reminder in self.status.take_due_reminders(tx, now):
+                tx.append_timeline(
+                    TimelineEntry(
+                        reminder.clock.incident_id,
+                        now,
+                        "policy:regulatory",
+                        "regulatory_reminder",
+                        reminder.message(now),
+                        {"regime": reminder.clock.regime, "overdue": reminder.overdue},
+                    )
+                )
+                incident = tx.get_incident(reminder.clock.incident_id)
+                self._notify(tx, incident, Event.UPDATE_DUE)
         return result
 
     @contextmanager

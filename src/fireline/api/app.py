@@ -34,6 +34,7 @@ from fireline.errors import (
     StoreUnavailable,
 )
 from fireline.ingest.service import IngestService
+from fireline.notify.service import DeliveryWorker
 from fireline.runtime import Fireline
 from fireline.tokens import TOKEN_CACHE_SECONDS, TokenCache
 
@@ -134,13 +135,14 @@ def create_app(
             if tick_interval and scanning.mode == "ingest"
             else None
         )
-        for background in (ticker, worker):
+        delivery = DeliveryWorker(app.notifications) if tick_interval else None
+        for background in (ticker, worker, delivery):
             if background:
                 background.start()
         try:
             yield
         finally:
-            for background in (worker, ticker):
+            for background in (delivery, worker, ticker):
                 if background:
                     background.stop()
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from weakref import WeakKeyDictionary
 
 from fireline.oncall.links import ack_key
-from fireline.oncall.service import PageSender, PagingService, record_only
+from fireline.oncall.service import PageSender, PagingService
 from fireline.store.state import IN_MEMORY
 
 if TYPE_CHECKING:
@@ -29,8 +29,11 @@ def link_key(instance: Fireline) -> bytes:
         return key
 
 
-def paging_for(instance: Fireline, sender: PageSender = record_only) -> PagingService:
-    """The deployment's paging service, delivering pages with `sender`."""
+def paging_for(instance: Fireline, sender: PageSender | None = None) -> PagingService:
+    """The deployment's paging service (through its notifications outbox), or one delivering
+    pages with `sender`."""
+    if sender is None:
+        return instance.paging
     return PagingService(
         instance.config.oncall, key=link_key(instance), clock=instance.clock, sender=sender
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from fireline.clock import Clock
@@ -14,9 +15,18 @@ from fireline.domain.incident import Incident, IncidentState, TimelineEntry, can
 from fireline.domain.policy import classify, containment_for
 from fireline.domain.severity import Severity, response_due
 from fireline.errors import IllegalTransition
+from fireline.notify.message import Event
 from fireline.store.state import StateTx
 
 POLICY_ACTOR = "policy:default"
+
+#: Tells people of an incident event (the notifications outbox), in the same transaction.
+Notify = Callable[[StateTx, Incident, Event], None]
+
+
+def _silent(tx: StateTx, incident: Incident, event: Event) -> None:
+    """No one to tell (tests, drills without channels)."""
+
 
 #: Fewest calls in a bucket for its error rate to speak for "now" when grading severity.
 _MIN_LATEST_CALLS = 30
@@ -29,8 +39,9 @@ class IncidentService:
     keep the event time of the evidence (the end of the bucket that fired or recovered).
     """
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, *, notify: Notify | None = None) -> None:
         self._clock = clock
+        self._notify = notify or _silent
 
     def handle(self, tx: StateTx, result: TickResult) -> None:
         """Respond to a tick: its events in event-time order, then the levels of open alarms."""
@@ -88,6 +99,7 @@ class IncidentService:
         )
         incident = self._contain(tx, incident)
         tx.save_incident(incident, now=now)
+        self._notify(tx, incident, Event.INCIDENT_OPENED)
         return incident
 
     def on_level(self, tx: StateTx, level: Level) -> Incident | None:
@@ -165,6 +177,7 @@ class IncidentService:
         incident = incident.transition(IncidentState.RESOLVED, now)
         tx.save_incident(incident, now=now)
         self._log(tx, incident_id, actor, "resolved", reason)
+        self._notify(tx, incident, Event.INCIDENT_RESOLVED)
         return incident
 
     def _grade(
@@ -198,6 +211,7 @@ class IncidentService:
         )
         incident = self._contain(tx, replace(incident, severity=severity))
         tx.save_incident(incident, now=now)
+        self._notify(tx, incident, Event.SEVERITY_CHANGED)
         return incident
 
     def _contain(self, tx: StateTx, incident: Incident) -> Incident:
