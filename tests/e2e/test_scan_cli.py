@@ -32,9 +32,10 @@ def test_documents_and_calls_imported_then_scanned_list_the_leaks_as_hits(
             for i in range(10)
         ],
     )
-    assert "2 documents stored" in fireline(
-        "ingest", str(documents), "--kind", "documents", data_dir=data
-    ).stdout
+    assert (
+        "2 documents stored"
+        in fireline("ingest", str(documents), "--kind", "documents", data_dir=data).stdout
+    )
     assert fireline("ingest", str(calls), data_dir=data).returncode == 0
 
     ran = fireline("scan", "run", "--at", (T0 + timedelta(minutes=5)).isoformat(), data_dir=data)
@@ -50,9 +51,8 @@ def test_documents_and_calls_imported_then_scanned_list_the_leaks_as_hits(
 def test_a_bad_documents_file_is_refused_naming_the_line(tmp_path: Path) -> None:
     documents = write_jsonl(tmp_path / "docs.jsonl", [{"doc_id": "a"}, {"tenant": "acme"}])
 
-    refused = fireline(
-        "ingest", str(documents), "--kind", "documents", data_dir=tmp_path / "data"
-    )
+    refused = fireline("ingest", str(documents), "--kind", "documents", data_dir=tmp_path / "data")
 
     assert refused.returncode != 0
-    assert "line 2" in refused.stderr and "doc_id" in refused.stderr
+    assert "line 2" in refused.stderr
+    assert "doc_id" in refused.stderr

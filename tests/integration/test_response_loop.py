@@ -73,7 +73,8 @@ def test_an_outage_pages_the_on_call_engineer_until_the_signed_link_acknowledges
     bodies = [r.json() for r in hook.on("/hooks/")]
     assert all(verify_standard_webhook(SECRET, r.headers, r.body) for r in hook.on("/hooks/"))
     events = [body["type"] for body in bodies]
-    assert "incident.opened" in events and "page" in events
+    assert "incident.opened" in events
+    assert "page" in events
     page = next(body["data"] for body in bodies if body["type"] == "page")
     ack_link = next(link["href"] for link in page["links"] if "/ack/" in link["href"])
 

@@ -84,8 +84,10 @@ def test_an_unknown_call_and_an_unscanned_one_answer_404_with_the_reason(
     unknown = client.get("/api/calls/nope/hits")
     unscanned = client.get("/api/calls/c1/hits")
 
-    assert unknown.status_code == 404 and "no call" in unknown.json()["detail"]
-    assert unscanned.status_code == 404 and "not scanned" in unscanned.json()["detail"]
+    assert unknown.status_code == 404
+    assert "no call" in unknown.json()["detail"]
+    assert unscanned.status_code == 404
+    assert "not scanned" in unscanned.json()["detail"]
 
 
 def test_a_call_is_scanned_once_however_often_scanning_runs_or_restarts(
@@ -154,7 +156,8 @@ def test_a_call_stored_late_is_scanned_in_the_next_round_and_an_old_store_from_i
     second = app.scans.catch_up(clock.now())
 
     assert (first.scanned, second.scanned) == (1, 1)
-    assert app.scans.store.is_scanned("late") and not app.scans.store.is_scanned("old0")
+    assert app.scans.store.is_scanned("late")
+    assert not app.scans.store.is_scanned("old0")
 
 
 def test_a_failing_scanner_skips_its_calls_without_stopping_the_other_scanners(
@@ -171,7 +174,8 @@ def test_a_failing_scanner_skips_its_calls_without_stopping_the_other_scanners(
 
     report = service.catch_up(clock.now())
 
-    assert report.scanned == 1 and report.errors == {"broken": 1}
+    assert report.scanned == 1
+    assert report.errors == {"broken": 1}
     assert [h.kind for h in service.store.hits_of("b1")] == ["system_prompt_canary"]
 
 
@@ -231,7 +235,8 @@ def test_a_prompt_leak_that_starts_after_a_clean_day_raises_an_alert_on_its_hit_
         pytest.fail("no alert on scan.prompt_leak")
 
     assert minute - 24 * 60 <= 5  # within five minutes of the first leak
-    assert alerts[0].segment == {} and alerts[0].incident_type == "safety"
+    assert alerts[0].segment == {}
+    assert alerts[0].incident_type == "safety"
     app.close()
 
 
@@ -243,8 +248,10 @@ def test_an_unknown_scanner_or_setting_in_the_config_names_the_line() -> None:
             "scanners:\n  settings:\n    grounding:\n      max_age: 3\n", source="fireline.yaml"
         )
 
-    assert "spellcheck" in str(unknown.value) and "fireline.yaml" in str(unknown.value)
-    assert "max_age" in str(setting.value) and ":2" in str(setting.value)
+    assert "spellcheck" in str(unknown.value)
+    assert "fireline.yaml" in str(unknown.value)
+    assert "max_age" in str(setting.value)
+    assert ":2" in str(setting.value)
 
 
 def test_configured_scanner_settings_reach_the_scanners() -> None:

@@ -47,10 +47,15 @@ def test_the_scan_package_has_a_scanner_for_each_family_the_issue_names():
 def test_a_scanner_declares_its_name_kinds_and_the_parts_it_reads(scanner_class):
     hints = typing.get_type_hints(scanner_class)
 
-    assert isinstance(scanner_class.name, str) and scanner_class.name.isidentifier()
-    assert scanner_class.kinds and all(isinstance(kind, str) for kind in scanner_class.kinds)
-    assert scanner_class.parts and all(isinstance(part, Part) for part in scanner_class.parts)
-    assert "name" in hints and "kinds" in hints and "parts" in hints
+    assert isinstance(scanner_class.name, str)
+    assert scanner_class.name.isidentifier()
+    assert scanner_class.kinds
+    assert all(isinstance(kind, str) for kind in scanner_class.kinds)
+    assert scanner_class.parts
+    assert all(isinstance(part, Part) for part in scanner_class.parts)
+    assert "name" in hints
+    assert "kinds" in hints
+    assert "parts" in hints
 
 
 def test_a_scanner_is_built_from_settings_with_no_configuration(scanner_class):
@@ -93,7 +98,8 @@ def test_every_hit_names_its_scanner_a_declared_kind_and_a_place_in_the_call(sca
         assert 0.0 <= hit.score <= 1.0
         text = {Part.INPUT: call.input_text, Part.OUTPUT: call.output_text}.get(hit.part)
         if hit.start is not None:
-            assert text is not None and 0 <= hit.start < hit.end <= len(text)
+            assert text is not None
+            assert 0 <= hit.start < hit.end <= len(text)
 
 
 def test_a_scanner_finds_the_same_hits_every_time(scanner_class):
@@ -150,7 +156,8 @@ def test_no_content_makes_a_scanner_raise(
     for hit in configured(cls).scan(call):
         text = {Part.INPUT: input_text, Part.OUTPUT: output_text}.get(hit.part)
         if hit.start is not None:
-            assert text is not None and 0 <= hit.start < hit.end <= len(text)
+            assert text is not None
+            assert 0 <= hit.start < hit.end <= len(text)
 
 
 def test_every_scanner_module_runs_its_docstring_examples(scanner_class):
