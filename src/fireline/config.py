@@ -18,6 +18,7 @@ from fireline.notify.config import NotifySettings
 from fireline.oncall.config import OnCallSettings
 from fireline.scan.config import Scanning
 from fireline.status.config import StatusSettings
+from fireline.triage.policy import Triage
 
 CONFIG_FILE_NAME = "fireline.yaml"
 
@@ -71,6 +72,7 @@ class Config(_Section):
     alertmanager: Alertmanager = Field(default_factory=Alertmanager)
     detection: Detection = Field(default_factory=Detection)
     scanners: Scanning = Field(default_factory=Scanning)
+    triage: Triage = Field(default_factory=Triage)
     oncall: OnCallSettings = Field(default_factory=OnCallSettings)
     notifications: NotifySettings = Field(default_factory=NotifySettings)
     status: StatusSettings = Field(default_factory=StatusSettings)

@@ -120,7 +120,7 @@ class Fireline:
 
     @cached_property
     def incidents(self) -> IncidentService:
-        return IncidentService(self.clock, notify=self._notify)
+        return IncidentService(self.clock, notify=self._notify, triage=self.config.triage)
 
     @cached_property
     def notifications(self) -> NotifyService:
@@ -180,7 +180,8 @@ class Fireline:
         with self._tick_lock, self.state.unit_of_work() as tx:
             result = self.engine.tick(now, tx)
             self.incidents.handle(tx, result)
-            self.paging.tick(tx, now)
+            if self.config.oncall.configured:
+                self.paging.tick(tx, now)
             for reminder in self.status.take_due_reminders(tx, now):
                 tx.append_timeline(
                     TimelineEntry(

@@ -77,6 +77,10 @@ class Incident:
     state: IncidentState = IncidentState.DETECTED
     state_times: Mapping[IncidentState, datetime] = field(default_factory=dict)
     incident_id: int | None = None
+    #: What kind of incident this is (feature, type, signal, segment dimensions), for
+    #: recurrence; the NIST AI RMF characteristic it harms.
+    fingerprint: str | None = None
+    nist: str | None = None
 
     @classmethod
     def detected(

@@ -279,6 +279,12 @@ class OnCallSettings(_Base):
     def repeat_every(self) -> timedelta:
         return timedelta(minutes=self.repeat_every_min)
 
+    @property
+    def configured(self) -> bool:
+        """Whether there is anyone to page: without schedules or roles, paging is off and
+        incidents are only recorded (no timeline of pages to nobody)."""
+        return self.enabled and bool(self.schedules or self.roles)
+
     def schedule_objects(self) -> dict[str, Schedule]:
         """The schedules as domain objects, by name."""
         return {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 from fireline.clock import Clock
 from fireline.detect.base import SignalKind
@@ -17,6 +18,8 @@ from fireline.domain.severity import Severity, response_due
 from fireline.errors import IllegalTransition
 from fireline.notify.message import Event
 from fireline.store.state import StateTx
+from fireline.triage.grading import Facts, Grade, fingerprint, grade, impact
+from fireline.triage.policy import Triage
 
 POLICY_ACTOR = "policy:default"
 
@@ -39,9 +42,12 @@ class IncidentService:
     keep the event time of the evidence (the end of the bucket that fired or recovered).
     """
 
-    def __init__(self, clock: Clock, *, notify: Notify | None = None) -> None:
+    def __init__(
+        self, clock: Clock, *, notify: Notify | None = None, triage: Triage | None = None
+    ) -> None:
         self._clock = clock
         self._notify = notify or _silent
+        self.triage = triage or Triage()
 
     def handle(self, tx: StateTx, result: TickResult) -> None:
         """Respond to a tick: its events in event-time order, then the levels of open alarms."""
@@ -57,20 +63,28 @@ class IncidentService:
         """Attach the alert to the feature's open incident, or open, triage and contain one."""
         now = self._clock.now()
         actor = f"detector:{alert.detector}"
-        existing = tx.open_incident_for(alert.feature)
+        existing, joined_because = self._incident_to_join(tx, alert, now)
         if existing is not None and existing.incident_id is not None:
             tx.add_alert(replace(alert, incident_id=existing.incident_id))
             self._log(
                 tx, existing.incident_id, actor, "alert", _describe(alert), dict(alert.evidence)
             )
+            if joined_because:
+                self._log(tx, existing.incident_id, POLICY_ACTOR, "grouped", joined_because)
             return self._grade(
-                tx, existing, _current_level(alert), alert.severity, signal=alert.signal
+                tx,
+                existing,
+                _current_level(alert),
+                alert.severity,
+                signal=alert.signal,
+                alert=alert,
             )
 
+        graded = self._grade_of(alert, _current_level(alert), detecting=True)
         if alert.severity is not None:
             severity, why = alert.severity, f"graded {alert.severity} by its source"
         else:
-            severity, why = classify(alert.incident_type, _current_level(alert), alert.signal)
+            severity, why = graded.severity, graded.explain()
         incident = tx.add_incident(
             Incident.detected(
                 feature=alert.feature,
@@ -83,6 +97,13 @@ class IncidentService:
             ),
             now=now,
         )
+        incident = replace(
+            incident,
+            fingerprint=fingerprint(
+                alert.feature, alert.incident_type, alert.signal, alert.segment
+            ),
+            nist=graded.nist,
+        )
         incident_id = incident.incident_id
         assert incident_id is not None
         tx.add_alert(replace(alert, incident_id=incident_id))
@@ -94,7 +115,8 @@ class IncidentService:
             incident_id,
             POLICY_ACTOR,
             "triaged",
-            f"type {incident.type}, severity {severity} ({severity.label}): {why}; "
+            f"type {incident.type} (NIST AI RMF: {incident.nist}), severity {severity} "
+            f"({severity.label}): {why}; "
             f"response {severity.response_target}, due {due.isoformat()}",
         )
         incident = self._contain(tx, incident)
@@ -110,7 +132,7 @@ class IncidentService:
         incident = tx.get_incident(alert.incident_id, for_update=True)
         if not incident.is_open:
             return incident
-        return self._grade(tx, incident, level.value, signal=level.signal)
+        return self._grade(tx, incident, level.value, signal=level.signal, alert=alert)
 
     def on_recovery(self, tx: StateTx, recovery: Recovery) -> Incident | None:
         """Close the alert; resolve its incident once none of its alerts is still firing."""
@@ -188,12 +210,17 @@ class IncidentService:
         given: Severity | None = None,
         *,
         signal: str,
+        alert: Alert | None = None,
     ) -> Incident:
-        """Raise the incident's severity when `value` (or a source's own grade) calls for
-        worse, and contain accordingly. Severity never drops by itself: a person lowers it.
+        """Raise the incident's severity when the evidence (`value` of the alerting signal,
+        or a source's own grade) calls for worse, and contain accordingly. Severity never
+        drops by itself: a person lowers it.
         """
         if given is not None:
             severity, why = given, f"an alert graded {given} by its source joined"
+        elif alert is not None:
+            graded = self._grade_of(alert, value)
+            severity, why = graded.severity, graded.explain()
         else:
             severity, why = classify(incident.type, value, signal)
         if severity.rank >= incident.severity.rank:
@@ -213,6 +240,59 @@ class IncidentService:
         tx.save_incident(incident, now=now)
         self._notify(tx, incident, Event.SEVERITY_CHANGED)
         return incident
+
+    def _grade_of(self, alert: Alert, value: float, *, detecting: bool = False) -> Grade:
+        """The policy's grade of an alert's signal standing at `value` (amplification counts
+        only after detection: the signal worse than when the alert fired)."""
+        onset = alert.evidence.get("onset")
+        delay = 0.0
+        if isinstance(onset, str):
+            delay = max(0.0, (alert.fired_at - datetime.fromisoformat(onset)).total_seconds() / 60)
+        then = impact(alert.signal, alert.current_value, alert.baseline_value)
+        now = impact(alert.signal, value, alert.baseline_value)
+        facts = Facts(
+            feature=alert.feature,
+            incident_type=alert.incident_type,
+            signal=alert.signal,
+            current=value,
+            baseline=alert.baseline_value,
+            segment=alert.segment,
+            worsening=not detecting and now > then * (1 + self.triage.amplification_growth),
+            detection_delay_min=delay,
+        )
+        return grade(facts, self.triage)
+
+    def _incident_to_join(
+        self, tx: StateTx, alert: Alert, now: datetime
+    ) -> tuple[Incident | None, str]:
+        """The open incident an alert belongs to, and why when not its own feature's: a
+        feature it depends on or that depends on it (a cascade), or one whose suspected
+        change (a deploy to every feature) came shortly before both."""
+        own = tx.open_incident_for(alert.feature)
+        if own is not None:
+            return own, ""
+        policy = self.triage
+        since = now - timedelta(seconds=policy.group_window_s)
+        related = set(policy.profile(alert.feature).depends_on) | {
+            feature
+            for feature, profile in policy.features.items()
+            if alert.feature in profile.depends_on
+        }
+        for feature in sorted(related):
+            found = tx.open_incident_for(feature)
+            if found is not None and found.detected_at >= since:
+                return found, f"{alert.feature} and {feature} depend on each other: one cascade"
+        window = now - timedelta(seconds=policy.change_window_s)
+        shared = [c for c in tx.list_changes(since=window, until=now) if c.feature is None]
+        if shared:
+            change = shared[0]
+            for incident in tx.list_incidents(open_only=True, limit=50):
+                if incident.detected_at >= change.time:
+                    return incident, (
+                        f"suspected change shared with incident {incident.incident_id}: "
+                        f"{change.kind} {change.version} at {change.time.isoformat()}"
+                    )
+        return None, ""
 
     def _contain(self, tx: StateTx, incident: Incident) -> Incident:
         """Apply the policy's automatic containment if it is stronger than the guard in place."""

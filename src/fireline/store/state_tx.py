@@ -375,6 +375,8 @@ def _incident_values(incident: Incident, now: datetime) -> dict[str, Any]:
         "severity": incident.severity.value,
         "state": incident.state.value,
         "title": incident.title,
+        "fingerprint": incident.fingerprint,
+        "nist": incident.nist,
         "updated_at": now,
     }
     for state in IncidentState:
@@ -396,6 +398,8 @@ def _incident_from(row: RowMapping) -> Incident:
         state=IncidentState(row["state"]),
         state_times=times,
         incident_id=row["id"],
+        fingerprint=row["fingerprint"],
+        nist=row["nist"],
     )
 
 

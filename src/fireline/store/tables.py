@@ -51,6 +51,8 @@ incidents = sa.Table(
     sa.Column("severity", sa.String(2), nullable=False),
     sa.Column("state", sa.String(32), nullable=False, index=True),
     sa.Column("title", sa.String(500), nullable=False),
+    sa.Column("fingerprint", sa.String(32), index=True),
+    sa.Column("nist", sa.String(32)),
     # One timestamp per lifecycle state: the basis of MTTD, MTTA, MTTC and MTTR.
     *(sa.Column(name, UTCDateTime(), nullable=name != "detected_at") for name in LIFECYCLE_COLUMNS),
     sa.Column("updated_at", UTCDateTime(), nullable=False),

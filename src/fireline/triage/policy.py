@@ -130,6 +130,8 @@ class Triage(_Model):
     )
     #: Call attributes or segments whose values are protected groups (fairness incidents).
     protected_segments: tuple[str, ...] = ()
+    #: The harm must have grown by this share since detection to count as amplification.
+    amplification_growth: Annotated[float, Field(ge=0)] = 0.5
     #: An alert joins an open incident opened at most this long before (same feature,
     #: a dependent one, or sharing a suspected change).
     group_window_s: Annotated[int, Field(ge=0)] = 6 * 3_600
