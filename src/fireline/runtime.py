@@ -20,6 +20,7 @@ from fireline.notify.message import Event
 from fireline.notify.service import NotifyService, notify_service
 from fireline.oncall.service import OutgoingPage, PagingService
 from fireline.oncall.wiring import link_key
+from fireline.respond.actions import IncidentActions
 from fireline.respond.service import IncidentService
 from fireline.scan.runner import ScanService
 from fireline.settings import Settings
@@ -121,6 +122,16 @@ class Fireline:
     @cached_property
     def incidents(self) -> IncidentService:
         return IncidentService(self.clock, notify=self._notify, triage=self.config.triage)
+
+    @cached_property
+    def actions(self) -> IncidentActions:
+        return IncidentActions(self.incidents)
+
+    @contextmanager
+    def acting(self) -> Iterator[StateTx]:
+        """One transaction for a person's action, taking turns with ticks."""
+        with self._tick_lock, self.state.unit_of_work() as tx:
+            yield tx
 
     @cached_property
     def notifications(self) -> NotifyService:

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 import fireline
 from fireline.api.routes import (
     alertmanager,
+    audit,
     changes,
     guards,
     incidents,
@@ -168,6 +169,7 @@ def create_app(
         oncall,
         notify,
         status,
+        audit,
     )
     for module in routers:
         api.include_router(module.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request
@@ -21,6 +22,8 @@ async def get_fireline(request: Request) -> Fireline:
 
 
 FirelineDep = Annotated[Fireline, Depends(get_fireline)]
+
+log = logging.getLogger("fireline.api.access")
 
 
 #: Who acts when the API serves without tokens (`fireline serve --no-auth`, loopback only).
@@ -57,6 +60,15 @@ def require(permission: Permission, *, remembered: bool = False) -> Any:
                 401, "unknown or revoked API token", headers={"WWW-Authenticate": "Bearer"}
             )
         if not found.role.allows(permission):
+            # On the record: who tried what. Nothing was changed.
+            log.warning(
+                "denied: token %s (role %s) may not %s: %s %s",
+                found.name,
+                found.role,
+                permission,
+                request.method,
+                request.url.path,
+            )
             raise HTTPException(403, f"a token with role '{found.role}' may not {permission}")
         return f"token:{found.name}"
 

@@ -1,7 +1,17 @@
 """The `fireline` command line."""
 
 # Importing the command modules registers their commands on `app`.
-from fireline.cli import admin, drills, incidents, ingest, notify, oncall, scans, status
+from fireline.cli import (
+    admin,
+    drills,
+    incidents,
+    ingest,
+    notify,
+    oncall,
+    respond,
+    scans,
+    status,
+)
 from fireline.cli._app import app, main
 
 __all__ = [
@@ -13,6 +23,7 @@ __all__ = [
     "main",
     "notify",
     "oncall",
+    "respond",
     "scans",
     "status",
 ]

@@ -46,8 +46,13 @@ class IncidentService:
         self, clock: Clock, *, notify: Notify | None = None, triage: Triage | None = None
     ) -> None:
         self._clock = clock
+        self.clock = clock
         self._notify = notify or _silent
         self.triage = triage or Triage()
+
+    def notify(self, tx: StateTx, incident: Incident, event: Event) -> None:
+        """Tell the channels routed `event` about the incident, in the same transaction."""
+        self._notify(tx, incident, event)
 
     def handle(self, tx: StateTx, result: TickResult) -> None:
         """Respond to a tick: its events in event-time order, then the levels of open alarms."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -12,17 +13,21 @@ from sqlalchemy.engine import Connection, RowMapping
 
 from fireline.domain.access import Role
 from fireline.domain.alert import Alert
+from fireline.domain.audit import GENESIS, ChainedEntry, entry_hash
 from fireline.domain.guard import ContainmentLevel, Guard
 from fireline.domain.incident import Incident, IncidentState, IncidentType, TimelineEntry
+from fireline.domain.roles import ResponseRole, RoleAssignment
 from fireline.domain.severity import Severity
 from fireline.domain.telemetry import Change, ChangeKind
 from fireline.errors import InvalidInput, NotFound, Problem
 from fireline.store.tables import (
     alerts,
     api_tokens,
+    audit_head,
     changes,
     engine_state,
     guards,
+    incident_roles,
     incidents,
     timeline,
 )
@@ -102,6 +107,22 @@ class StateTx:
     # ------------------------------------------------------------ timeline
 
     def append_timeline(self, entry: TimelineEntry) -> None:
+        """Append an entry to the audit chain: it is hashed with the head's hash, and the
+        head (locked until the transaction ends, so writers take turns) moves to it."""
+        head = self._db.execute(
+            sa.select(audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+        ).first()
+        previous = (head[0] if head is not None else None) or GENESIS
+        data = json.loads(json.dumps(dict(entry.data), default=str))  # as the store returns it
+        digest = entry_hash(
+            previous,
+            incident_id=entry.incident_id,
+            at=entry.at,
+            actor=entry.actor,
+            kind=entry.kind,
+            message=entry.message,
+            data=data,
+        )
         self._db.execute(
             timeline.insert().values(
                 incident_id=entry.incident_id,
@@ -109,9 +130,99 @@ class StateTx:
                 actor=entry.actor,
                 kind=entry.kind,
                 message=entry.message,
-                data=dict(entry.data),
+                data=data,
+                previous_hash=previous,
+                hash=digest,
             )
         )
+        if head is None:
+            self._db.execute(audit_head.insert().values(id=1, hash=digest))
+        else:
+            self._db.execute(audit_head.update().where(audit_head.c.id == 1).values(hash=digest))
+
+    def audit_chain(self) -> tuple[list[ChainedEntry], str | None]:
+        """Every timeline entry in storage order with its hashes, and the chain's head."""
+        rows = self._db.execute(sa.select(timeline).order_by(timeline.c.id)).mappings()
+        entries = [
+            ChainedEntry(
+                entry_id=row["id"],
+                incident_id=row["incident_id"],
+                at=row["at"],
+                actor=row["actor"],
+                kind=row["kind"],
+                message=row["message"],
+                data=row["data"],
+                previous_hash=row["previous_hash"],
+                hash=row["hash"],
+            )
+            for row in rows
+        ]
+        head = self._db.execute(sa.select(audit_head.c.hash).where(audit_head.c.id == 1)).first()
+        return entries, None if head is None else head[0]
+
+    # ------------------------------------------------------------ roles
+
+    def roles(self, incident_id: int, *, current_only: bool = True) -> list[RoleAssignment]:
+        """Who holds (or held) each role of an incident, in order of assignment."""
+        query = (
+            sa.select(incident_roles)
+            .where(incident_roles.c.incident_id == incident_id)
+            .order_by(incident_roles.c.id)
+        )
+        if current_only:
+            query = query.where(incident_roles.c.ended_at.is_(None))
+        return [
+            RoleAssignment(
+                incident_id=row["incident_id"],
+                role=ResponseRole(row["role"]),
+                person=row["person"],
+                assigned_at=row["assigned_at"],
+                assigned_by=row["assigned_by"],
+                ended_at=row["ended_at"],
+            )
+            for row in self._db.execute(query).mappings()
+        ]
+
+    def assign_role(self, assignment: RoleAssignment) -> RoleAssignment | None:
+        """Give a role to a person, ending its current holder's turn; return that holder."""
+        current = (
+            self._db.execute(
+                sa.select(incident_roles)
+                .where(
+                    incident_roles.c.incident_id == assignment.incident_id,
+                    incident_roles.c.role == assignment.role.value,
+                    incident_roles.c.ended_at.is_(None),
+                )
+                .with_for_update()
+            )
+            .mappings()
+            .first()
+        )
+        previous = None
+        if current is not None:
+            self._db.execute(
+                incident_roles.update()
+                .where(incident_roles.c.id == current["id"])
+                .values(ended_at=assignment.assigned_at)
+            )
+            previous = RoleAssignment(
+                incident_id=current["incident_id"],
+                role=ResponseRole(current["role"]),
+                person=current["person"],
+                assigned_at=current["assigned_at"],
+                assigned_by=current["assigned_by"],
+                ended_at=assignment.assigned_at,
+            )
+        self._db.execute(
+            incident_roles.insert().values(
+                incident_id=assignment.incident_id,
+                role=assignment.role.value,
+                person=assignment.person,
+                assigned_at=assignment.assigned_at,
+                assigned_by=assignment.assigned_by,
+            )
+        )
+        return previous
 
     def timeline(self, incident_id: int) -> list[TimelineEntry]:
         query = (

@@ -88,6 +88,31 @@ timeline = sa.Table(
     sa.Column("kind", sa.String(64), nullable=False),
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("data", sa.JSON, nullable=False),
+    # The audit chain (fireline.domain.audit): null on entries written before it began.
+    sa.Column("previous_hash", sa.String(64)),
+    sa.Column("hash", sa.String(64)),
+)
+
+# The hash of the newest timeline entry: the chain must reach it, so removing entries at the
+# end is found too. One row, locked by each writer while it appends.
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("hash", sa.String(64)),
+)
+
+# Who holds each response role of an incident; a handover ends one row and starts another.
+incident_roles = sa.Table(
+    "incident_roles",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.Integer, sa.ForeignKey("incidents.id"), nullable=False, index=True),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("person", sa.String(200), nullable=False),
+    sa.Column("assigned_at", UTCDateTime(), nullable=False),
+    sa.Column("assigned_by", sa.String(200), nullable=False),
+    sa.Column("ended_at", UTCDateTime()),
 )
 
 guards = sa.Table(

@@ -1,0 +1,134 @@
+"""Commands people use during an incident: assign, severity, note, move, checklist; audit."""
+
+from __future__ import annotations
+
+import getpass
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from fireline.cli._app import app, console, open_fireline, print_json
+from fireline.domain.audit import verify
+from fireline.domain.incident import IncidentState
+from fireline.domain.roles import ResponseRole
+from fireline.domain.severity import Severity
+from fireline.errors import FirelineError
+
+IncidentArg = Annotated[int, typer.Argument(help="Incident id", min=1, max=2**31 - 1)]
+ActorOpt = Annotated[str | None, typer.Option(help="Who acts [default: cli:$USER]")]
+
+audit_app = typer.Typer(help="The tamper-evident audit log.")
+app.add_typer(audit_app, name="audit")
+
+
+def _who(actor: str | None) -> str:
+    return actor or f"cli:{getpass.getuser()}"
+
+
+@app.command()
+def assign(
+    incident_id: IncidentArg,
+    role: Annotated[ResponseRole, typer.Argument(help="The response role")],
+    person: Annotated[str, typer.Argument(help="Who takes it")],
+    actor: ActorOpt = None,
+) -> None:
+    """Give a response role to a person; its current holder hands over."""
+    with open_fireline() as instance, instance.acting() as tx:
+        instance.actions.assign(tx, incident_id, role, person, actor=_who(actor))
+    console.print(f"incident {incident_id}: {person} is {role.value.replace('_', ' ')}")
+
+
+@app.command()
+def severity(
+    incident_id: IncidentArg,
+    level: Annotated[Severity, typer.Argument(help="P0, P1, P2 or P3")],
+    reason: Annotated[str, typer.Option(help="Why")],
+    actor: ActorOpt = None,
+) -> None:
+    """Set an incident's severity by judgement, with the reason."""
+    with open_fireline() as instance, instance.acting() as tx:
+        found = instance.actions.set_severity(
+            tx, incident_id, level, actor=_who(actor), reason=reason
+        )
+    console.print(f"incident {incident_id} is {found.severity} ({found.severity.label})")
+
+
+@app.command()
+def note(
+    incident_id: IncidentArg,
+    message: Annotated[str, typer.Argument(help="The note")],
+    actor: ActorOpt = None,
+) -> None:
+    """Add a note to an incident's timeline."""
+    with open_fireline() as instance, instance.acting() as tx:
+        instance.actions.note(tx, incident_id, message, actor=_who(actor))
+    console.print(f"incident {incident_id}: noted")
+
+
+@app.command()
+def move(
+    incident_id: IncidentArg,
+    state: Annotated[IncidentState, typer.Argument(help="The lifecycle state to move to")],
+    reason: Annotated[str, typer.Option(help="Why")],
+    actor: ActorOpt = None,
+) -> None:
+    """Move an incident along its lifecycle (only legal transitions)."""
+    with open_fireline() as instance, instance.acting() as tx:
+        found = instance.actions.move(tx, incident_id, state, actor=_who(actor), reason=reason)
+    console.print(f"incident {incident_id} is {found.state}")
+
+
+@app.command()
+def checklist(
+    incident_id: IncidentArg,
+    done: Annotated[str | None, typer.Option(help="Mark this step done first")] = None,
+    actor: ActorOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """The first-hour triage clock of an incident; overdue steps are flagged."""
+    with open_fireline() as instance:
+        if done is not None:
+            with instance.acting() as tx:
+                instance.actions.tick_step(tx, incident_id, done, actor=_who(actor))
+        with instance.state.unit_of_work(read_only=True) as tx:
+            steps = instance.actions.checklist(tx, incident_id)
+    if as_json:
+        print_json(
+            [
+                {
+                    "step": s.step.name,
+                    "title": s.step.title,
+                    "due_at": s.due_at,
+                    "done_at": s.done_at,
+                    "overdue": s.overdue,
+                }
+                for s in steps
+            ]
+        )
+        return
+    table = Table("minutes", "step", "due", "status")
+    for s in steps:
+        status = (
+            f"done {s.done_at:%H:%M}"
+            if s.done_at
+            else ("[red]OVERDUE[/red]" if s.overdue else "open")
+        )
+        table.add_row(
+            f"{s.step.start_min}-{s.step.end_min}", s.step.title, f"{s.due_at:%H:%M}", status
+        )
+    console.print(table)
+
+
+@audit_app.command("verify")
+def verify_audit() -> None:
+    """Check the hash chain of every timeline entry; exit 1 on any edited or removed entry."""
+    with open_fireline() as instance, instance.state.unit_of_work(read_only=True) as tx:
+        entries, head = tx.audit_chain()
+    found = verify(entries, head)
+    if not found.ok:
+        raise FirelineError(
+            f"audit log BROKEN ({found.checked} entries checked): " + "; ".join(found.problems)
+        )
+    extra = f", {found.unchained} written before the chain began" if found.unchained else ""
+    console.print(f"audit log intact: {found.checked} entries chained{extra}")

@@ -1,0 +1,114 @@
+"""What people do to an incident: assign roles, set severity, note, tick the checklist, move
+it through its lifecycle. Each action is one timeline entry saying who, what and why."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+
+from fireline.domain.incident import Incident, IncidentState, TimelineEntry
+from fireline.domain.roles import ResponseRole, RoleAssignment
+from fireline.domain.severity import Severity, response_due
+from fireline.domain.triage_clock import FIRST_HOUR, StepStatus, checklist
+from fireline.errors import IllegalTransition, InvalidInput, Problem
+from fireline.notify.message import Event
+from fireline.respond.service import IncidentService
+from fireline.store.state import StateTx
+
+
+class IncidentActions:
+    """People's actions on incidents, through the incident service (for its notifications)."""
+
+    def __init__(self, service: IncidentService) -> None:
+        self.service = service
+
+    def _now(self) -> datetime:
+        return self.service.clock.now()
+
+    def _log(self, tx: StateTx, incident_id: int, actor: str, kind: str, message: str) -> None:
+        tx.append_timeline(TimelineEntry(incident_id, self._now(), actor, kind, message))
+
+    def assign(
+        self, tx: StateTx, incident_id: int, role: ResponseRole, person: str, *, actor: str
+    ) -> RoleAssignment:
+        """Give `role` to `person`; the current holder, if any, hands over."""
+        tx.get_incident(incident_id, for_update=True)  # exists, and no one else decides now
+        assignment = RoleAssignment(incident_id, role, person, self._now(), actor)
+        previous = tx.assign_role(assignment)
+        if previous is not None and previous.person == person:
+            return assignment
+        what = (
+            f"{role.value.replace('_', ' ')} handed over from {previous.person} to {person}"
+            if previous is not None
+            else f"{person} is {role.value.replace('_', ' ')}"
+        )
+        self._log(tx, incident_id, actor, "role_assigned", what)
+        return assignment
+
+    def set_severity(
+        self, tx: StateTx, incident_id: int, severity: Severity, *, actor: str, reason: str
+    ) -> Incident:
+        """Set the severity by a person's judgement, up or down, with the reason."""
+        incident = tx.get_incident(incident_id, for_update=True)
+        if not incident.is_open:
+            raise IllegalTransition(f"incident {incident_id} is {incident.state}")
+        if severity is incident.severity:
+            return incident
+        now = self._now()
+        changed = replace(incident, severity=severity)
+        tx.save_incident(changed, now=now)
+        self._log(
+            tx,
+            incident_id,
+            actor,
+            "severity_set",
+            f"severity set from {incident.severity} to {severity} ({severity.label}): {reason}; "
+            f"response {severity.response_target}, due {response_due(severity, now).isoformat()}",
+        )
+        self.service.notify(tx, changed, Event.SEVERITY_CHANGED)
+        return changed
+
+    def note(self, tx: StateTx, incident_id: int, message: str, *, actor: str) -> None:
+        tx.get_incident(incident_id)
+        self._log(tx, incident_id, actor, "note", message)
+
+    def move(
+        self, tx: StateTx, incident_id: int, state: IncidentState, *, actor: str, reason: str
+    ) -> Incident:
+        """Move the incident to `state` if the lifecycle allows it (IllegalTransition if not)."""
+        if state in (IncidentState.RESOLVED, IncidentState.DETECTED):
+            raise IllegalTransition(
+                f"use resolve to resolve an incident; {state} cannot be entered by hand"
+            )
+        incident = tx.get_incident(incident_id, for_update=True)
+        moved = incident.transition(state, self._now())
+        tx.save_incident(moved, now=self._now())
+        self._log(tx, incident_id, actor, "state", f"{incident.state} → {state}: {reason}")
+        return moved
+
+    def checklist(self, tx: StateTx, incident_id: int) -> list[StepStatus]:
+        """The first-hour checklist of an incident as it stands now."""
+        incident = tx.get_incident(incident_id)
+        events = [
+            (e.kind, e.at, str(e.data.get("step", "")) if e.kind == "checklist" else "")
+            for e in tx.timeline(incident_id)
+        ]
+        return checklist(incident.detected_at, events, self._now())
+
+    def tick_step(self, tx: StateTx, incident_id: int, step: str, *, actor: str) -> None:
+        """Mark a checklist step done by hand."""
+        known = {s.name: s for s in FIRST_HOUR}
+        if step not in known:
+            message = f"unknown step {step!r}: use one of {', '.join(known)}"
+            raise InvalidInput([Problem(None, "step", message)])
+        tx.get_incident(incident_id)
+        tx.append_timeline(
+            TimelineEntry(
+                incident_id,
+                self._now(),
+                actor,
+                "checklist",
+                f"done: {known[step].title}",
+                {"step": step},
+            )
+        )
