@@ -92,3 +92,5 @@ def test_an_outage_pages_the_on_call_engineer_until_the_signed_link_acknowledges
     with app.state.unit_of_work(read_only=True) as tx:
         kinds = [entry.kind for entry in tx.timeline(incident.incident_id)]
     assert any("ack" in kind for kind in kinds), kinds
+    [acknowledged] = app.list_incidents()
+    assert acknowledged.acknowledged_at is not None  # the basis of MTTA

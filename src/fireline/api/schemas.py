@@ -57,6 +57,10 @@ class IncidentOut(BaseModel):
     title: str
     detected_at: datetime
     state_times: dict[str, datetime]
+    acknowledged_at: datetime | None = None
+    #: NIST AI RMF characteristic harmed, and the recurrence key.
+    nist: str | None = None
+    fingerprint: str | None = None
 
     @classmethod
     def of(cls, incident: Incident) -> IncidentOut:
@@ -72,6 +76,9 @@ class IncidentOut(BaseModel):
             title=incident.title,
             detected_at=incident.detected_at,
             state_times={state.value: at for state, at in incident.state_times.items()},
+            acknowledged_at=incident.acknowledged_at,
+            nist=incident.nist,
+            fingerprint=incident.fingerprint,
         )
 
 

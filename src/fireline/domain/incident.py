@@ -81,6 +81,8 @@ class Incident:
     #: recurrence; the NIST AI RMF characteristic it harms.
     fingerprint: str | None = None
     nist: str | None = None
+    #: When a person first acknowledged it (the basis of MTTA).
+    acknowledged_at: datetime | None = None
 
     @classmethod
     def detected(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -154,6 +154,8 @@ class PagingService:
         if escalation is None:  # acknowledged before its first page: none will be sent
             repo.start_escalation(incident_id, self.policy_name(incident), now=now)
         repo.acknowledge(incident_id, by=who, via=via, now=now)
+        if incident.acknowledged_at is None:
+            tx.save_incident(replace(incident, acknowledged_at=now), now=now)
         tx.append_timeline(
             TimelineEntry(
                 incident_id,

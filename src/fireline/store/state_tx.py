@@ -488,6 +488,7 @@ def _incident_values(incident: Incident, now: datetime) -> dict[str, Any]:
         "title": incident.title,
         "fingerprint": incident.fingerprint,
         "nist": incident.nist,
+        "acknowledged_at": incident.acknowledged_at,
         "updated_at": now,
     }
     for state in IncidentState:
@@ -511,6 +512,7 @@ def _incident_from(row: RowMapping) -> Incident:
         incident_id=row["id"],
         fingerprint=row["fingerprint"],
         nist=row["nist"],
+        acknowledged_at=row["acknowledged_at"],
     )
 
 

@@ -53,6 +53,7 @@ incidents = sa.Table(
     sa.Column("title", sa.String(500), nullable=False),
     sa.Column("fingerprint", sa.String(32), index=True),
     sa.Column("nist", sa.String(32)),
+    sa.Column("acknowledged_at", UTCDateTime()),
     # One timestamp per lifecycle state: the basis of MTTD, MTTA, MTTC and MTTR.
     *(sa.Column(name, UTCDateTime(), nullable=name != "detected_at") for name in LIFECYCLE_COLUMNS),
     sa.Column("updated_at", UTCDateTime(), nullable=False),

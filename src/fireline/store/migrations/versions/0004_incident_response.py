@@ -22,6 +22,7 @@ def upgrade() -> None:
     with op.batch_alter_table("incidents") as batch:
         batch.add_column(sa.Column("fingerprint", sa.String(32)))
         batch.add_column(sa.Column("nist", sa.String(32)))
+        batch.add_column(sa.Column("acknowledged_at", UTCDateTime()))
         batch.create_index("ix_incidents_fingerprint", ["fingerprint"])
     with op.batch_alter_table("timeline") as batch:
         batch.add_column(sa.Column("previous_hash", sa.String(64)))
@@ -59,5 +60,6 @@ def downgrade() -> None:
         batch.drop_column("previous_hash")
     with op.batch_alter_table("incidents") as batch:
         batch.drop_index("ix_incidents_fingerprint")
+        batch.drop_column("acknowledged_at")
         batch.drop_column("nist")
         batch.drop_column("fingerprint")
