@@ -114,3 +114,29 @@ def test_a_critical_feature_gets_a_higher_severity_for_the_same_outage() -> None
     assert by_feature["triage-nurse"].severity is Severity.P0
     assert by_feature["music"].type is IncidentType.AVAILABILITY
     app.close()
+
+
+def test_the_blast_radius_of_a_segment_is_its_share_of_the_features_calls() -> None:
+    from fireline.detect.signals import SeriesKey, SignalReader
+    from fireline.domain.telemetry import Call
+
+    app, clock = deployment()
+    app.ingest.ingest_calls(
+        [
+            Call(
+                call_id=f"c{i}",
+                time=T0 + timedelta(seconds=i),
+                feature="bot",
+                tenant="small" if i % 10 == 0 else "big",
+            )
+            for i in range(200)
+        ]
+    )
+    reader = SignalReader(app.telemetry, app.config.detection)
+    end = T0 + timedelta(minutes=5)
+
+    small = reader.segment_share(SeriesKey("bot", "error_rate", "tenant=small"), T0, end)
+    whole = reader.segment_share(SeriesKey("bot", "error_rate"), T0, end)
+
+    assert (small, whole) == (0.1, 1.0)
+    app.close()

@@ -342,6 +342,8 @@ class DetectionEngine:
         )
         if key.signal == "error_rate":
             evidence["error_types"] = self._reader.error_types(key, window_start, at)
+        if key.segment:
+            evidence["segment_share"] = self._reader.segment_share(key, window_start, at)
         return Alert(
             detector=detector.name,
             feature=key.feature,

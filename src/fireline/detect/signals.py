@@ -419,6 +419,22 @@ class SignalReader:
         )
         return [str(row[0]) for row in self._rows(sql, params)]
 
+    def segment_share(self, key: SeriesKey, start: datetime, end: datetime) -> float:
+        """The segment's share of the feature's calls in [start, end) (1 for the whole
+        feature): the blast radius triage weighs."""
+        if not key.segment:
+            return 1.0
+        params: dict[str, Any] = {"feature": key.feature, "start": _naive(start)}
+        params["end"] = _naive(end)
+        condition = self._where_segment(key, params).removeprefix(" AND ")
+        sql = (
+            f"SELECT count(*), count(*) FILTER (WHERE {condition}) FROM calls "  # noqa: S608 - constant SQL
+            "WHERE feature = $feature AND time >= $start AND time < $end"
+        )
+        rows = list(self._rows(sql, params))
+        total, inside = (int(rows[0][0]), int(rows[0][1])) if rows else (0, 0)
+        return inside / total if total else 1.0
+
     def error_types(self, key: SeriesKey, start: datetime, end: datetime) -> dict[str, int]:
         """Failed calls of the series in [start, end) by error type, most frequent first."""
         params: dict[str, Any] = {"feature": key.feature, "start": _naive(start)}

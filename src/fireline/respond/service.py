@@ -253,6 +253,7 @@ class IncidentService:
         delay = 0.0
         if isinstance(onset, str):
             delay = max(0.0, (alert.fired_at - datetime.fromisoformat(onset)).total_seconds() / 60)
+        share = alert.evidence.get("segment_share", 1.0)
         then = impact(alert.signal, alert.current_value, alert.baseline_value)
         now = impact(alert.signal, value, alert.baseline_value)
         facts = Facts(
@@ -262,6 +263,7 @@ class IncidentService:
             current=value,
             baseline=alert.baseline_value,
             segment=alert.segment,
+            segment_share=float(share) if isinstance(share, int | float) else 1.0,
             worsening=not detecting and now > then * (1 + self.triage.amplification_growth),
             detection_delay_min=delay,
         )
