@@ -136,6 +136,8 @@ def test_the_triage_clock_flags_overdue_steps_and_ticks_them_off(
     unknown = commander.post(f"{url}/party")
 
     assert before == {"confirm": True, "bound": True, "classify": False, "communicate": False}
+    shown = commander.get(f"/api/incidents/{incident_id}").json()["checklist"]
+    assert [s["step"] for s in shown if s["overdue"]] == ["confirm"]
     assert after["bound"]["done_at"] is not None
     assert after["confirm"]["done_at"] is not None  # a note confirms the signal
     assert unknown.status_code == 422

@@ -132,9 +132,23 @@ class TimelineOut(BaseModel):
         )
 
 
+class ChecklistStepOut(BaseModel):
+    """One step of the first-hour triage clock."""
+
+    step: str
+    title: str
+    due_at: datetime
+    done_at: datetime | None
+    overdue: bool
+
+
 class IncidentDetailOut(IncidentOut):
     alerts: list[AlertOut]
     timeline: list[TimelineOut]
+    #: The first-hour triage clock, overdue steps flagged.
+    checklist: list[ChecklistStepOut] = []
+    #: Who holds each response role now.
+    roles: dict[str, str] = {}
 
 
 class IngestOut(BaseModel):

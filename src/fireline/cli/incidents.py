@@ -75,6 +75,8 @@ def incident(
     with open_fireline() as instance, instance.state.unit_of_work() as tx:
         found = tx.get_incident(incident_id)
         entries = tx.timeline(incident_id)
+        steps = instance.actions.checklist(tx, incident_id)
+        roles = tx.roles(incident_id)
     if as_json:
         print_json(
             {
@@ -91,6 +93,17 @@ def incident(
         f"{found.severity} {found.type} on {found.feature}, {found.state}; "
         f"response {found.severity.response_target}"
     )
+    if roles:
+        console.print("roles: " + ", ".join(f"{a.role.value} {a.person}" for a in roles))
+    if found.is_open:
+        console.print(
+            "first hour: "
+            + "; ".join(
+                f"{s.step.title} "
+                + ("done" if s.done_at else ("[red]OVERDUE[/red]" if s.overdue else "open"))
+                for s in steps
+            )
+        )
     table = Table("at", "actor", "what", "message")
     for e in entries:
         table.add_row(e.at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.kind, e.message)

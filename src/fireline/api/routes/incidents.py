@@ -9,7 +9,14 @@ from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from fireline.api.deps import FirelineDep, require
-from fireline.api.schemas import AlertOut, IncidentDetailOut, IncidentOut, ResolveIn, TimelineOut
+from fireline.api.schemas import (
+    AlertOut,
+    ChecklistStepOut,
+    IncidentDetailOut,
+    IncidentOut,
+    ResolveIn,
+    TimelineOut,
+)
 from fireline.domain.access import Permission
 from fireline.domain.incident import IncidentState
 from fireline.domain.roles import ResponseRole
@@ -43,10 +50,23 @@ def get_incident(incident_id: IncidentId, instance: FirelineDep) -> IncidentDeta
         incident = tx.get_incident(incident_id)
         alerts = tx.alerts(incident_id=incident_id)
         entries = tx.timeline(incident_id)
+        steps = instance.actions.checklist(tx, incident_id)
+        roles = tx.roles(incident_id)
     return IncidentDetailOut(
         **IncidentOut.of(incident).model_dump(),
         alerts=[AlertOut.of(a) for a in alerts],
         timeline=[TimelineOut.of(e) for e in entries],
+        checklist=[
+            ChecklistStepOut(
+                step=s.step.name,
+                title=s.step.title,
+                due_at=s.due_at,
+                done_at=s.done_at,
+                overdue=s.overdue and incident.is_open,
+            )
+            for s in steps
+        ],
+        roles={a.role.value: a.person for a in roles},
     )
 
 
