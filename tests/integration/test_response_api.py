@@ -137,7 +137,7 @@ def test_the_triage_clock_flags_overdue_steps_and_ticks_them_off(
 
     assert before == {"confirm": True, "bound": True, "classify": False, "communicate": False}
     shown = commander.get(f"/api/incidents/{incident_id}").json()["checklist"]
-    assert [s["step"] for s in shown if s["overdue"]] == ["confirm"]
+    assert [s["step"] for s in shown if s["done_at"]] == ["confirm", "bound"]
     assert after["bound"]["done_at"] is not None
     assert after["confirm"]["done_at"] is not None  # a note confirms the signal
     assert unknown.status_code == 422
