@@ -102,14 +102,14 @@ class SignalReader:
         """Every window of every series with data in [start, end)."""
         series: Series = defaultdict(dict)
         params = {"start": _naive(start), "end": _naive(end), "bucket": self.bucket_s}
-        self._calls(series, params)
+        scanned = self._calls(series, params)
         self._error_types(series, params)
         self._evals(series, params)
         self._feedback(series, params)
         self._sessions(series, params)
         self._samples(series, params, text_samples)
         if self.scanners:
-            self._scans(series, params)
+            self._scans(series, params, scanned)
         return series
 
     def features(self, start: datetime, end: datetime) -> list[str]:
@@ -133,7 +133,9 @@ class SignalReader:
     def _rows(self, sql: str, params: dict[str, Any]) -> Iterable[tuple[Any, ...]]:
         return self._telemetry.query(sql, params)
 
-    def _calls(self, series: Series, params: dict[str, Any]) -> None:
+    def _calls(self, series: Series, params: dict[str, Any]) -> dict[tuple[str, int, str], int]:
+        """Every per-call signal; returns the calls of the scan sample per (feature, bucket,
+        segment), the denominators of the scan hit rates."""
         sql = f"""
             WITH c AS (
                 SELECT feature,
@@ -145,7 +147,8 @@ class SignalReader:
                        ln(input_tokens + 1) AS itok, ln(output_tokens + 1) AS otok,
                        ln(cost_usd * 1e6 + 1) AS cost, cost_usd,
                        finish_reason IN {_REFUSALS} AS refused,
-                       status = 'ok' AND (output_tokens = 0 OR output_text = '') AS empty
+                       status = 'ok' AND (output_tokens = 0 OR output_text = '') AS empty,
+                       {in_sample("$cut")} AS sampled
                 FROM calls WHERE time >= $start AND time < $end
             )
             SELECT feature, bucket, segment,
@@ -156,10 +159,14 @@ class SignalReader:
                    count(ttft), sum(ttft), sum(ttft * ttft),
                    count(itok), sum(itok), sum(itok * itok),
                    count(otok), sum(otok), sum(otok * otok),
-                   count(cost), sum(cost), sum(cost * cost), sum(cost_usd)
+                   count(cost), sum(cost), sum(cost * cost), sum(cost_usd),
+                   count(*) FILTER (sampled)
             FROM c WHERE segment IS NOT NULL GROUP BY feature, bucket, segment
         """  # noqa: S608 - only constant SQL and validated names are formatted in
-        for row in self._rows(sql, params):
+        scanned: dict[tuple[str, int, str], int] = {}
+        for row in self._rows(sql, {**params, "cut": sample_cut(self.scan_rate)}):
+            scanned[(str(row[0]), int(row[1]), str(row[2]))] = int(row[-1])
+            row = row[:-1]
             feature, bucket, segment = str(row[0]), int(row[1]), str(row[2])
             (calls, errors, answered, refused, empty, *rest) = row[3:]
             start, end = self._span(bucket)
@@ -187,6 +194,7 @@ class SignalReader:
                 found["cost_per_hour"] = Window(start, end, n=calls, total=per_hour)
             for signal, window in found.items():
                 series[SeriesKey(feature, signal, segment)][start] = window
+        return scanned
 
     def _error_types(self, series: Series, params: dict[str, Any]) -> None:
         """Failed calls per error type: `error_rate.<type>`, hits among all calls."""
@@ -296,20 +304,11 @@ class SignalReader:
                 start, end, n=sessions, total=float(most)
             )
 
-    def _scans(self, series: Series, params: dict[str, Any]) -> None:
-        """`scan.<scanner>`: of the calls of the scan sample, the share with hits of each
-        scanner (every tick scans what is new before detection reads it)."""
-        sample = in_sample("$cut", "c.call_id")
-        scanned_sql = f"""
-            WITH c AS (
-                SELECT feature,
-                       CAST(floor(epoch(time) / $bucket) AS BIGINT) * $bucket AS bucket,
-                       {self._segments()}
-                FROM calls c WHERE time >= $start AND time < $end AND {sample}
-            )
-            SELECT feature, bucket, segment, count(*) FROM c
-            WHERE segment IS NOT NULL GROUP BY ALL
-        """  # noqa: S608 - only constant SQL and validated names are formatted in
+    def _scans(
+        self, series: Series, params: dict[str, Any], scanned: dict[tuple[str, int, str], int]
+    ) -> None:
+        """`scan.<scanner>`: of the calls of the scan sample (counted by `_calls`), the share
+        with hits of each scanner (every tick scans what is new before detection reads it)."""
         hits_sql = f"""
             WITH h AS (
                 SELECT DISTINCT call_id, scanner FROM scan_hits
@@ -328,13 +327,14 @@ class SignalReader:
             (str(f), int(b), str(s), str(k)): int(n)
             for f, b, s, k, n in self._rows(hits_sql, params)
         }
-        sampled = {**params, "cut": sample_cut(self.scan_rate)}
-        for feature, bucket, segment, scanned in self._rows(scanned_sql, sampled):
-            start, end = self._span(int(bucket))
+        for (feature, bucket, segment), count in scanned.items():
+            if not count:
+                continue
+            start, end = self._span(bucket)
             for scanner in self.scanners:
-                found = hits.get((str(feature), int(bucket), str(segment), scanner), 0)
-                key = SeriesKey(str(feature), SCAN_RATE + scanner, str(segment))
-                series[key][start] = Window(start, end, n=int(scanned), total=float(found))
+                found = hits.get((feature, bucket, segment, scanner), 0)
+                key = SeriesKey(feature, SCAN_RATE + scanner, segment)
+                series[key][start] = Window(start, end, n=count, total=float(found))
 
     def _samples(self, series: Series, params: dict[str, Any], text_samples: int) -> None:
         texts = (
