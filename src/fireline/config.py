@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fireline.contain.config import Containment
 from fireline.detect.config import Detection
 from fireline.errors import ConfigError
 from fireline.notify.config import NotifySettings
@@ -73,6 +74,7 @@ class Config(_Section):
     detection: Detection = Field(default_factory=Detection)
     scanners: Scanning = Field(default_factory=Scanning)
     triage: Triage = Field(default_factory=Triage)
+    containment: Containment = Field(default_factory=Containment)
     oncall: OnCallSettings = Field(default_factory=OnCallSettings)
     notifications: NotifySettings = Field(default_factory=NotifySettings)
     status: StatusSettings = Field(default_factory=StatusSettings)

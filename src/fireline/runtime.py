@@ -121,7 +121,12 @@ class Fireline:
 
     @cached_property
     def incidents(self) -> IncidentService:
-        return IncidentService(self.clock, notify=self._notify, triage=self.config.triage)
+        return IncidentService(
+            self.clock,
+            notify=self._notify,
+            triage=self.config.triage,
+            containment=self.config.containment,
+        )
 
     @cached_property
     def actions(self) -> IncidentActions:

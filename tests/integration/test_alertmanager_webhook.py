@@ -184,15 +184,15 @@ def test_a_resolved_alert_fireline_never_saw_is_a_no_op(
     assert app.list_incidents() == []
 
 
-def test_a_warning_of_quality_opens_a_p2_incident_without_containment(
+def test_a_warning_of_quality_on_a_user_facing_feature_switches_it_to_its_fallback(
     client: httpx.Client, app: Fireline
 ) -> None:
     post(client, an_alert(severity="warning", fireline_type="quality"))
 
     [incident] = app.list_incidents()
     assert (incident.type, incident.severity) == ("quality", Severity.P2)
-    assert incident.state is IncidentState.TRIAGED
-    assert app.guard("support-bot").level == 0
+    assert incident.state is IncidentState.CONTAINED
+    assert app.guard("support-bot").level == 3  # the decision tree: quality, user-facing
 
 
 def test_alerts_of_one_feature_share_an_incident_until_the_last_one_resolves(
@@ -201,7 +201,7 @@ def test_alerts_of_one_feature_share_an_incident_until_the_last_one_resolves(
     warning = an_alert(fingerprint="00000000000000aa", severity="warning")
     critical = an_alert(fingerprint="00000000000000bb", severity="critical")
     post(client, warning)
-    assert app.guard("support-bot").level == 0
+    assert app.guard("support-bot").level == 1  # monitor and warn
 
     joined = post(client, warning, critical)  # the group's next notification repeats the first
     assert (joined["fired"], joined["unchanged"]) == (1, 1)

@@ -240,6 +240,7 @@ def test_severity_is_raised_and_containment_added_as_an_outage_worsens(
     [incident] = app.list_incidents()
     assert incident.severity is Severity.P2
     assert app.guard("support-bot").enabled
+    assert app.guard("support-bot").level is ContainmentLevel.WARN  # monitor and warn
     for _ in range(6):  # the 5-minute window fills with failures
         send_minute(app, clock, rng, 1.0)
         app.tick()
@@ -249,8 +250,8 @@ def test_severity_is_raised_and_containment_added_as_an_outage_worsens(
     assert not app.guard("support-bot").enabled
     with app.state.unit_of_work() as tx:
         kinds = [e.kind for e in tx.timeline(worse.incident_id or 0)]
-    assert kinds[:3] == ["detected", "triaged", "severity_raised"]
-    assert "guard_set" in kinds
+    assert kinds[:4] == ["detected", "triaged", "guard_set", "severity_raised"]
+    assert kinds.count("guard_set") == 2  # level 1 at P2, then the kill switch at P0
 
 
 def test_two_outages_replayed_in_one_tick_are_two_incidents(

@@ -120,7 +120,7 @@ def test_the_blast_radius_of_a_segment_is_its_share_of_the_features_calls() -> N
     from fireline.detect.signals import SeriesKey, SignalReader
     from fireline.domain.telemetry import Call
 
-    app, clock = deployment()
+    app, _ = deployment()
     app.ingest.ingest_calls(
         [
             Call(

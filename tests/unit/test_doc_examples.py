@@ -8,7 +8,7 @@ import pytest
 from fireline.config import parse_config
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-GUIDES = ["scanners.md", "response.md", "configuration.md"]
+GUIDES = ["scanners.md", "response.md", "configuration.md", "containment.md"]
 
 
 def yaml_blocks(name: str) -> list[str]:

@@ -19,6 +19,7 @@ from fireline.api.routes import (
     incidents,
     ingest,
     notify,
+    ofrep,
     oncall,
     otlp,
     scans,
@@ -159,6 +160,7 @@ def create_app(
     api.add_exception_handler(FirelineError, _fireline_error)  # type: ignore[arg-type]
     api.state.otlp_keep_non_genai = app.config.ingest.otlp.keep_non_genai
     routers = (
+        ofrep,  # first: FastAPI tries routes in order, and guard reads are the hottest
         ingest,
         otlp,
         alertmanager,

@@ -7,14 +7,17 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from fireline.clock import Clock
+from fireline.contain.policy import ContainmentPolicy, decide
+from fireline.contain.policy import Facts as ContainmentFacts
 from fireline.detect.base import SignalKind
 from fireline.detect.catalog import signal_named
 from fireline.detect.engine import TickResult
 from fireline.domain.alert import Alert, Level, Recovery
 from fireline.domain.guard import ContainmentLevel, Guard
 from fireline.domain.incident import Incident, IncidentState, TimelineEntry, can_transition
-from fireline.domain.policy import classify, containment_for
+from fireline.domain.policy import classify
 from fireline.domain.severity import Severity, response_due
+from fireline.domain.telemetry import Change
 from fireline.errors import IllegalTransition
 from fireline.notify.message import Event
 from fireline.store.state import StateTx
@@ -43,12 +46,18 @@ class IncidentService:
     """
 
     def __init__(
-        self, clock: Clock, *, notify: Notify | None = None, triage: Triage | None = None
+        self,
+        clock: Clock,
+        *,
+        notify: Notify | None = None,
+        triage: Triage | None = None,
+        containment: ContainmentPolicy | None = None,
     ) -> None:
         self._clock = clock
         self.clock = clock
         self._notify = notify or _silent
         self.triage = triage or Triage()
+        self.containment = containment or ContainmentPolicy()
 
     def notify(self, tx: StateTx, incident: Incident, event: Event) -> None:
         """Tell the channels routed `event` about the incident, in the same transaction."""
@@ -302,21 +311,47 @@ class IncidentService:
         return None, ""
 
     def _contain(self, tx: StateTx, incident: Incident) -> Incident:
-        """Apply the policy's automatic containment if it is stronger than the guard in place."""
-        decision = containment_for(incident.type, incident.severity)
-        if decision is None or not decision.automatic:
-            return incident
+        """Apply the containment policy: set the level it may set alone if it is stronger
+        than the guard in place; a stronger level that needs the commander is proposed on
+        the timeline (once per level)."""
         assert incident.incident_id is not None
-        if tx.get_guard(incident.feature).level >= decision.level:
-            return incident
         now = self._clock.now()
+        facts = ContainmentFacts(
+            incident_type=incident.type,
+            severity=incident.severity,
+            nist=incident.nist,
+            profile=self.triage.profile(incident.feature),
+            explained_by_change=self._suspect_change(tx, incident) is not None,
+        )
+        decision = decide(facts, self.containment)
+        if not decision.automatic and decision.level > tx.get_guard(incident.feature).level:
+            proposed = f"level {int(decision.level)}"
+            already = any(
+                e.kind == "containment_proposed" and e.data.get("level") == int(decision.level)
+                for e in tx.timeline(incident.incident_id)
+            )
+            if not already:
+                self._log(
+                    tx,
+                    incident.incident_id,
+                    POLICY_ACTOR,
+                    "containment_proposed",
+                    f"{proposed} ({decision.level.description}) proposed, needs the commander: "
+                    f"{decision.reason}; strategy {decision.strategy}",
+                    {"level": int(decision.level), "strategy": str(decision.strategy)},
+                )
+        level = decision.automatic_level
+        if level is None or tx.get_guard(incident.feature).level >= level:
+            return incident
+        probe_share = decision.probe_share if level >= ContainmentLevel.FEATURE_DISABLED else 0.0
+        reason = f"{incident.severity} {incident.type} incident: {decision.reason}"
         tx.put_guard(
             Guard(
                 feature=incident.feature,
-                level=decision.level,
-                reason=decision.reason,
+                level=level,
+                reason=reason,
                 incident_id=incident.incident_id,
-                probe_share=decision.probe_share,
+                probe_share=probe_share,
                 set_by=POLICY_ACTOR,
                 updated_at=now,
             )
@@ -326,13 +361,19 @@ class IncidentService:
             incident.incident_id,
             POLICY_ACTOR,
             "guard_set",
-            f"guard of {incident.feature} set to level {int(decision.level)} "
-            f"({decision.level.description}): {decision.reason}",
-            {"level": int(decision.level), "probe_share": decision.probe_share},
+            f"guard of {incident.feature} set to level {int(level)} "
+            f"({level.description}): {reason}",
+            {"level": int(level), "probe_share": probe_share, "strategy": str(decision.strategy)},
         )
         if can_transition(incident.state, IncidentState.CONTAINED):
             incident = incident.transition(IncidentState.CONTAINED, now)
         return incident
+
+    def _suspect_change(self, tx: StateTx, incident: Incident) -> Change | None:
+        """The newest change to the feature (or to every feature) shortly before detection."""
+        since = incident.detected_at - timedelta(seconds=self.triage.change_window_s)
+        found = tx.list_changes(feature=incident.feature, since=since, until=incident.detected_at)
+        return found[0] if found else None
 
     def _log(
         self,

@@ -7,7 +7,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar, Unpack
@@ -31,7 +31,9 @@ class FirelineClient:
 
     Calls are queued in memory (at most `max_queue`; the oldest are dropped beyond) and sent
     in batches of up to `max_batch` by a daemon thread, every `flush_interval` seconds or as
-    soon as a batch is full. Guards are cached for `guard_ttl` seconds.
+    soon as a batch is full. Guards are cached for `guard_ttl` seconds; a feature's first
+    read waits for fireline unless `guard_wait` is False (it then gets the default until a
+    background read answers) or the feature is in `guard_prefetch` (read at creation).
 
     >>> client = FirelineClient("http://127.0.0.1:8000", "fl_token", enabled=False)
     >>> with client.call("support-bot", model="gpt-4o") as call:
@@ -55,6 +57,8 @@ class FirelineClient:
         guard_ttl: float = 5.0,
         guard_timeout: float = 1.0,
         default_guard_level: int = 0,
+        guard_wait: bool = True,
+        guard_prefetch: Iterable[str] = (),
         exit_timeout: float = 2.0,
         enabled: bool = True,
         transport: httpx.BaseTransport | None = None,
@@ -103,11 +107,15 @@ class FirelineClient:
             ttl=guard_ttl,
             timeout=guard_timeout,
             default_level=default_guard_level,
+            wait=guard_wait,
         )
         self._exit_hook = _exit_hook(self)
         if enabled:
             atexit.register(self._exit_hook)
             _after_fork(self)
+            if isinstance(guard_prefetch, str):  # one name, not its letters
+                guard_prefetch = (guard_prefetch,)
+            self._guards.prefetch(guard_prefetch)
 
     # ------------------------------------------------------------ recording calls
 
@@ -204,7 +212,8 @@ class FirelineClient:
     def guard(self, feature: str) -> Guard:
         """The feature's guard: fresh, cached, last known (fireline down) or the default.
 
-        Never raises; waits at most `guard_timeout` seconds, only on a feature's first read.
+        Never raises; waits at most `guard_timeout` seconds, only on a feature's first read,
+        and never with `guard_wait=False` or for a feature in `guard_prefetch`.
         """
         if not self._enabled:
             return default_guard(feature, self._default_level)

@@ -7,7 +7,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum
@@ -124,9 +124,11 @@ class _Slot:
 class GuardCache:
     """Guards by feature, each re-read at most every `ttl` seconds.
 
-    The first read of a feature waits for fireline at most `timeout` seconds; later reads
-    return at once and refresh a stale guard on a background thread. When a read fails the
-    last guard read stays in force, or the default before any read succeeded.
+    The first read of a feature waits for fireline at most `timeout` seconds (with `wait`
+    False, or for a feature given to `prefetch`, it returns the default at once and the guard
+    is read in the background); later reads return at once and refresh a stale guard on a
+    background thread. When a read fails the last guard read stays in force, or the default
+    before any read succeeded.
     """
 
     def __init__(
@@ -140,6 +142,7 @@ class GuardCache:
         ttl: float,
         timeout: float,
         default_level: int,
+        wait: bool = True,
     ) -> None:
         self._http = http
         self._base_url = base_url
@@ -149,6 +152,7 @@ class GuardCache:
         self._ttl = ttl
         self._timeout = timeout
         self._default_level = default_level
+        self._wait = wait
         self._slots: dict[str, _Slot] = {}
         self._closed = False
         self.after_fork()
@@ -173,8 +177,12 @@ class GuardCache:
             if slot is None:
                 slot = self._slots[feature] = _Slot(default_guard(feature, self._default_level))
                 first = not self._closed
-                if not first:
+                if not first or not self._wait:
                     slot.ready.set()
+                if first and not self._wait:
+                    first = False  # the default now; the guard comes from the background
+                    slot.refreshing = True
+                    self._refresh_later(feature)
             elif (
                 not self._closed
                 and not slot.refreshing
@@ -188,6 +196,19 @@ class GuardCache:
         elif not slot.ready.is_set():
             slot.ready.wait(self._timeout)
         return slot.guard
+
+    def prefetch(self, features: Iterable[str]) -> None:
+        """Read these features' guards in the background now, so no first read waits."""
+        with self._lock:
+            if self._closed:
+                return
+            for feature in features:
+                if valid_feature(feature) and feature not in self._slots:
+                    slot = _Slot(default_guard(feature, self._default_level))
+                    slot.refreshing = True
+                    slot.ready.set()  # readers take the default until the guard arrives
+                    self._slots[feature] = slot
+                    self._refresh_later(feature)
 
     def close(self) -> None:
         """Stop refreshing; guards read so far are still returned."""
