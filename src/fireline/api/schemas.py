@@ -29,6 +29,8 @@ class GuardOut(BaseModel):
     incident_id: int | None
     set_by: str | None
     updated_at: datetime | None
+    #: Versions pinned by a rollback, by kind (model, prompt, index): use these instead.
+    routing: dict[str, str] = {}
 
     @classmethod
     def of(cls, guard: Guard) -> GuardOut:
@@ -43,6 +45,7 @@ class GuardOut(BaseModel):
             incident_id=guard.incident_id,
             set_by=guard.set_by,
             updated_at=guard.updated_at,
+            routing=dict(guard.routing),
         )
 
 

@@ -1,4 +1,5 @@
-"""Commands people use during an incident: assign, severity, note, move, checklist; audit."""
+"""Commands people use during an incident: assign, severity, note, move, checklist,
+rollback and roll-forward; audit."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fireline.domain.incident import IncidentState
 from fireline.domain.roles import ResponseRole
 from fireline.domain.severity import Severity
 from fireline.errors import FirelineError
+from fireline.respond.rollback import roll_back, roll_forward
 
 IncidentArg = Annotated[int, typer.Argument(help="Incident id", min=1, max=2**31 - 1)]
 ActorOpt = Annotated[str | None, typer.Option(help="Who acts [default: cli:$USER]")]
@@ -132,3 +134,48 @@ def verify_audit() -> None:
         )
     extra = f", {found.unchained} written before the chain began" if found.unchained else ""
     console.print(f"audit log intact: {found.checked} entries chained{extra}")
+
+
+KindOpt = Annotated[str, typer.Option(help="model, prompt or index")]
+
+
+@app.command()
+def rollback(
+    feature: Annotated[str, typer.Argument(help="The feature")],
+    kind: KindOpt,
+    reason: Annotated[str, typer.Option(help="Why")],
+    actor: ActorOpt = None,
+) -> None:
+    """Pin a feature's last known good model, prompt or index in its guard."""
+    with open_fireline() as instance, instance.acting() as tx:
+        guard = roll_back(
+            tx,
+            feature,
+            kind,
+            actor=_who(actor),
+            reason=reason,
+            now=instance.clock.now(),
+            min_healthy_minutes=instance.config.containment.rollback.min_healthy_minutes,
+        )
+    console.print(f"{feature}: {kind} pinned to {guard.routing[kind]}")
+
+
+@app.command("roll-forward")
+def roll_forward_command(
+    feature: Annotated[str, typer.Argument(help="The feature")],
+    kind: KindOpt,
+    reason: Annotated[str, typer.Option(help="Why")],
+    actor: ActorOpt = None,
+) -> None:
+    """Lift a rollback's pin: the feature uses its deployed version again."""
+    with open_fireline() as instance, instance.acting() as tx:
+        roll_forward(
+            tx,
+            feature,
+            kind,
+            actor=_who(actor),
+            reason=reason,
+            now=instance.clock.now(),
+            min_healthy_minutes=instance.config.containment.rollback.min_healthy_minutes,
+        )
+    console.print(f"{feature}: {kind} no longer pinned")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 
@@ -54,6 +55,9 @@ class Guard:
     probe_share: float = 0.0
     set_by: str | None = None
     updated_at: datetime | None = None
+    #: Versions the app must use instead of the deployed ones, by kind (model, prompt,
+    #: index): a rollback pins the last known good; rolling forward lifts the pin.
+    routing: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def normal(cls, feature: str) -> Guard:

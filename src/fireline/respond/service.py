@@ -198,6 +198,7 @@ class IncidentService:
                         reason=f"incident {incident_id} resolved",
                         set_by=actor,
                         updated_at=now,
+                        routing=guard.routing,  # a pinned rollback is lifted by a person
                     )
                 )
                 self._log(
@@ -354,6 +355,7 @@ class IncidentService:
                 probe_share=probe_share,
                 set_by=POLICY_ACTOR,
                 updated_at=now,
+                routing=tx.get_guard(incident.feature).routing,
             )
         )
         self._log(

@@ -8,7 +8,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
 from typing import Any, Literal
@@ -56,6 +56,8 @@ class Guard:
     incident_id: int | None = None
     updated_at: datetime | None = None
     source: Literal["fireline", "last_known", "default"] = "default"
+    #: Versions to use instead of the deployed ones, by kind (a rollback): {"prompt": "v7"}.
+    routing: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -98,7 +100,14 @@ def parse_guard(feature: str, body: object) -> Guard | None:
         incident_id=incident_id if isinstance(incident_id, int) else None,
         updated_at=_datetime(body.get("updated_at")),
         source="fireline",
+        routing=_routing(body.get("routing")),
     )
+
+
+def _routing(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, str)}
 
 
 def _datetime(value: Any) -> datetime | None:

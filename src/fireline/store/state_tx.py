@@ -332,6 +332,7 @@ class StateTx:
             "probe_share": guard.probe_share,
             "set_by": guard.set_by,
             "updated_at": guard.updated_at,
+            "routing": dict(guard.routing) or None,
         }
         updated = self._db.execute(
             guards.update().where(guards.c.feature == guard.feature).values(**values)
@@ -550,6 +551,7 @@ def _guard_from(row: RowMapping) -> Guard:
         probe_share=row["probe_share"],
         set_by=row["set_by"],
         updated_at=row["updated_at"],
+        routing=row["routing"] or {},
     )
 
 

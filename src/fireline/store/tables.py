@@ -126,6 +126,7 @@ guards = sa.Table(
     sa.Column("probe_share", sa.Float, nullable=False),
     sa.Column("set_by", sa.String(200)),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("routing", sa.JSON),
 )
 
 # Small named documents the detection engine keeps between ticks and restarts

@@ -1,14 +1,16 @@
-"""Guards: what apps must do for each feature."""
+"""Guards: what apps must do for each feature; rollback and roll-forward pin versions."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from fireline.api.deps import FirelineDep, require
 from fireline.api.schemas import GuardOut
 from fireline.domain.access import Permission
+from fireline.respond.rollback import roll_back, roll_forward
 
 router = APIRouter(prefix="/api/guards", tags=["guards"])
 
@@ -28,3 +30,49 @@ def get_guard(
 ) -> GuardOut:
     """The guard an app reads before serving `feature`; level 0 when nothing is contained."""
     return GuardOut.of(instance.guard(feature))
+
+
+class RoutingIn(BaseModel):
+    """Roll a feature's model, prompt or index back to its last known good (or forward)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    feature: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    kind: Literal["model", "prompt", "index"]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
+
+
+@router.post("/rollback", response_model=GuardOut)
+def rollback(
+    body: RoutingIn, instance: FirelineDep, caller: Annotated[str, require(Permission.COMMAND)]
+) -> GuardOut:
+    """Pin the last known good version of `kind` in the feature's guard (commander)."""
+    with instance.acting() as tx:
+        found = roll_back(
+            tx,
+            body.feature,
+            body.kind,
+            actor=caller,
+            reason=body.reason,
+            now=instance.clock.now(),
+            min_healthy_minutes=instance.config.containment.rollback.min_healthy_minutes,
+        )
+    return GuardOut.of(found)
+
+
+@router.post("/roll-forward", response_model=GuardOut)
+def roll_forward_route(
+    body: RoutingIn, instance: FirelineDep, caller: Annotated[str, require(Permission.COMMAND)]
+) -> GuardOut:
+    """Lift the pin of `kind`: the app uses the deployed version again (commander)."""
+    with instance.acting() as tx:
+        found = roll_forward(
+            tx,
+            body.feature,
+            body.kind,
+            actor=caller,
+            reason=body.reason,
+            now=instance.clock.now(),
+            min_healthy_minutes=instance.config.containment.rollback.min_healthy_minutes,
+        )
+    return GuardOut.of(found)
