@@ -21,6 +21,7 @@ from fireline.notify.service import NotifyService, notify_service
 from fireline.oncall.service import OutgoingPage, PagingService
 from fireline.oncall.wiring import link_key
 from fireline.respond.actions import IncidentActions
+from fireline.respond.breakers import BreakerService
 from fireline.respond.service import IncidentService
 from fireline.scan.runner import ScanService
 from fireline.settings import Settings
@@ -129,6 +130,10 @@ class Fireline:
         )
 
     @cached_property
+    def breakers(self) -> BreakerService:
+        return BreakerService(self.config.containment)
+
+    @cached_property
     def actions(self) -> IncidentActions:
         return IncidentActions(self.incidents)
 
@@ -196,6 +201,7 @@ class Fireline:
         with self._tick_lock, self.state.unit_of_work() as tx:
             result = self.engine.tick(now, tx)
             self.incidents.handle(tx, result)
+            self.breakers.tick(tx, result.observations, now)
             if self.config.oncall.configured:
                 self.paging.tick(tx, now)
             for reminder in self.status.take_due_reminders(tx, now):

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
+from fireline.contain.breaker import Observation
 from fireline.detect.base import Detector, SignalKind, Window
 from fireline.detect.catalog import ERROR_TYPE_RATE, Signal, signal_named
 from fireline.detect.config import Detection
@@ -43,6 +44,9 @@ class TickResult:
     events: list[DetectionEvent] = field(default_factory=list)
     levels: list[Level] = field(default_factory=list)
     series: int = 0
+    #: Each feature's closed buckets of this tick, whole-feature totals in event-time order
+    #: (empty buckets included): what circuit breakers judge.
+    observations: dict[str, list[Observation]] = field(default_factory=dict)
 
     @property
     def alerts(self) -> list[Alert]:
@@ -177,7 +181,35 @@ class DetectionEngine:
         events.sort(key=lambda e: (e.at, e.feature, bool(e.segment), e.signal or "", e.detector))
         buckets = int((end - start) / timedelta(seconds=self.bucket_s))
         count = sum(len(w) for w in watches.values())
-        return TickResult(end, buckets, events, levels, count)
+        observations = {
+            feature: self._observations(series, feature, start, end) for feature in watches
+        }
+        return TickResult(end, buckets, events, levels, count, observations)
+
+    def _observations(
+        self, series: Series, feature: str, start: datetime, end: datetime
+    ) -> list[Observation]:
+        def total(signal: str, at: datetime) -> Window | None:
+            return series.get(SeriesKey(feature, signal), {}).get(at)
+
+        found: list[Observation] = []
+        at = start
+        step = timedelta(seconds=self.bucket_s)
+        while at < end:
+            volume, errors = total("volume", at), total("error_rate", at)
+            cost, p99 = total("cost_per_hour", at), total("latency_p99", at)
+            found.append(
+                Observation(
+                    start=at,
+                    end=at + step,
+                    calls=int(volume.total) if volume else 0,
+                    errors=int(errors.total) if errors else 0,
+                    cost_usd=cost.total * self.bucket_s / 3_600 if cost else 0.0,
+                    latency_p99_ms=p99.total if p99 else None,
+                )
+            )
+            at += step
+        return found
 
     def _feed(
         self,
