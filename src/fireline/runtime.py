@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime
 from functools import cached_property
 
 from fireline.clock import Clock, WallClock
 from fireline.config import Config, find_config, load_config
 from fireline.detect.engine import DetectionEngine, TickResult
-from fireline.domain.guard import Guard
+from fireline.domain.guard import ContainmentLevel, Guard
 from fireline.domain.incident import Incident, TimelineEntry
 from fireline.errors import NotFound
 from fireline.ingest.prepare import CallPreparer, redaction_key
@@ -227,8 +228,22 @@ class Fireline:
             yield tx
 
     def guard(self, feature: str) -> Guard:
+        """The feature's guard; a full shutdown (level 5) of any feature holds every feature."""
         with self.state.unit_of_work(read_only=True) as tx:
-            return tx.get_guard(feature)
+            own = tx.get_guard(feature)
+            if own.level >= ContainmentLevel.FULL_SHUTDOWN:
+                return own
+            for other in tx.list_guards(active_only=True):
+                if other.level >= ContainmentLevel.FULL_SHUTDOWN:
+                    return replace(
+                        own,
+                        level=ContainmentLevel.FULL_SHUTDOWN,
+                        reason=f"full shutdown set on {other.feature}: {other.reason}",
+                        probe_share=0.0,
+                        set_by=other.set_by,
+                        updated_at=other.updated_at,
+                    )
+            return own
 
     def list_incidents(
         self, *, open_only: bool = False, limit: int = 100, offset: int = 0

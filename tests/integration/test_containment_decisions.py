@@ -58,3 +58,34 @@ containment:
     assert "containment_proposed" not in kinds
     assert "quality only warns here" in app.guard("support-bot").reason
     app.close()
+
+
+def test_a_commander_approves_a_full_shutdown_that_holds_every_feature(
+    deployment, base_url: str
+) -> None:
+    import httpx
+
+    from fireline.domain.access import Role
+    from fireline.tokens import issue_token
+
+    app, clock = deployment
+    with app.responding() as tx:
+        incident = app.incidents.on_alert(tx, an_alert(IncidentType.SAFETY, "scan.pii", 0.05))
+    commander = issue_token(app.state, "ic", Role.COMMANDER, now=clock.now())
+    responder = issue_token(app.state, "oncall", Role.RESPONDER, now=clock.now())
+    body = {"level": 5, "reason": "approved: personal data in answers"}
+
+    with httpx.Client(base_url=base_url) as http:
+        refused = http.put(
+            "/api/guards/support-bot", json=body, headers={"Authorization": f"Bearer {responder}"}
+        )
+        approved = http.put(
+            "/api/guards/support-bot", json=body, headers={"Authorization": f"Bearer {commander}"}
+        )
+
+    assert refused.status_code == 403
+    assert approved.json()["level"] == 5
+    assert app.guard("checkout-assistant").level is ContainmentLevel.FULL_SHUTDOWN
+    with app.state.unit_of_work(read_only=True) as tx:
+        kinds = [e.kind for e in tx.timeline(incident.incident_id or 0)]
+    assert kinds.count("guard_set") == 2  # the interim kill switch, then the shutdown

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from fireline.cli._app import app, console, open_fireline, print_json
 from fireline.domain.audit import verify
+from fireline.domain.guard import ContainmentLevel
 from fireline.domain.incident import IncidentState
 from fireline.domain.roles import ResponseRole
 from fireline.domain.severity import Severity
@@ -179,3 +180,31 @@ def roll_forward_command(
             min_healthy_minutes=instance.config.containment.rollback.min_healthy_minutes,
         )
     console.print(f"{feature}: {kind} no longer pinned")
+
+
+@app.command()
+def contain(
+    feature: Annotated[str, typer.Argument(help="The feature")],
+    level: Annotated[
+        int,
+        typer.Argument(
+            help="0 normal, 1 warn, 2 review, 3 fallback, 4 disabled, 5 full shutdown", min=0, max=5
+        ),
+    ],
+    reason: Annotated[str, typer.Option(help="Why")],
+    probe_share: Annotated[
+        float | None, typer.Option(help="Share of requests still sent to the model (level 4+)")
+    ] = None,
+    actor: ActorOpt = None,
+) -> None:
+    """Set a feature's containment level by hand (approve a proposal, lift a guard)."""
+    with open_fireline() as instance, instance.acting() as tx:
+        guard = instance.actions.set_guard(
+            tx,
+            feature,
+            ContainmentLevel(level),
+            actor=_who(actor),
+            reason=reason,
+            probe_share=probe_share,
+        )
+    console.print(f"{feature}: level {int(guard.level)} ({guard.level.description})")

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
-from fireline.domain.incident import Incident, IncidentState, TimelineEntry
+from fireline.domain.guard import ContainmentLevel, Guard
+from fireline.domain.incident import Incident, IncidentState, TimelineEntry, can_transition
 from fireline.domain.roles import ResponseRole, RoleAssignment
 from fireline.domain.severity import Severity, response_due
 from fireline.domain.triage_clock import FIRST_HOUR, StepStatus, checklist
@@ -85,6 +86,46 @@ class IncidentActions:
         tx.save_incident(moved, now=self._now())
         self._log(tx, incident_id, actor, "state", f"{incident.state} → {state}: {reason}")
         return moved
+
+    def set_guard(
+        self,
+        tx: StateTx,
+        feature: str,
+        level: ContainmentLevel,
+        *,
+        actor: str,
+        reason: str,
+        probe_share: float | None = None,
+    ) -> Guard:
+        """Set a feature's containment level by a person's decision (a proposal approved, a
+        kill switch, a full shutdown), with the reason, on its open incident's timeline."""
+        now = self._now()
+        current = tx.get_guard(feature)
+        incident = tx.open_incident_for(feature)
+        share = probe_share if probe_share is not None else current.probe_share
+        guard = replace(
+            current,
+            level=level,
+            reason=reason,
+            probe_share=share if level >= ContainmentLevel.FEATURE_DISABLED else 0.0,
+            set_by=actor,
+            updated_at=now,
+            incident_id=incident.incident_id if incident is not None else current.incident_id,
+        )
+        tx.put_guard(guard)
+        if incident is not None and incident.incident_id is not None:
+            self._log(
+                tx,
+                incident.incident_id,
+                actor,
+                "guard_set",
+                f"guard of {feature} set to level {int(level)} ({level.description}): {reason}",
+            )
+            if level > ContainmentLevel.NONE and can_transition(
+                incident.state, IncidentState.CONTAINED
+            ):
+                tx.save_incident(incident.transition(IncidentState.CONTAINED, now), now=now)
+        return guard
 
     def checklist(self, tx: StateTx, incident_id: int) -> list[StepStatus]:
         """The first-hour checklist of an incident as it stands now."""

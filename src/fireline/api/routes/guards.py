@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from fireline.api.deps import FirelineDep, require
 from fireline.api.schemas import GuardOut
 from fireline.domain.access import Permission
+from fireline.domain.guard import ContainmentLevel
 from fireline.respond.rollback import roll_back, roll_forward
 
 router = APIRouter(prefix="/api/guards", tags=["guards"])
@@ -74,5 +75,35 @@ def roll_forward_route(
             reason=body.reason,
             now=instance.clock.now(),
             min_healthy_minutes=instance.config.containment.rollback.min_healthy_minutes,
+        )
+    return GuardOut.of(found)
+
+
+class GuardIn(BaseModel):
+    """A containment level set by a person (commander), with the reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: Annotated[int, Field(ge=0, le=5)]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
+    probe_share: Annotated[float, Field(ge=0, le=1)] | None = None
+
+
+@router.put("/{feature:path}", response_model=GuardOut)
+def set_guard(
+    feature: Annotated[str, Path(min_length=1, max_length=128)],
+    body: GuardIn,
+    instance: FirelineDep,
+    caller: Annotated[str, require(Permission.COMMAND)],
+) -> GuardOut:
+    """Set the feature's containment level (0 lifts it; 5 shuts every AI feature down)."""
+    with instance.acting() as tx:
+        found = instance.actions.set_guard(
+            tx,
+            feature,
+            ContainmentLevel(body.level),
+            actor=caller,
+            reason=body.reason,
+            probe_share=body.probe_share,
         )
     return GuardOut.of(found)
