@@ -23,7 +23,8 @@ from fireline.oncall.service import OutgoingPage, PagingService
 from fireline.oncall.wiring import link_key
 from fireline.respond.actions import IncidentActions
 from fireline.respond.breakers import BreakerService
-from fireline.respond.service import IncidentService
+from fireline.respond.restoring import RestorationService
+from fireline.respond.service import POLICY_ACTOR, IncidentService
 from fireline.scan.runner import ScanService
 from fireline.settings import Settings
 from fireline.status.service import StatusService, status_service
@@ -135,6 +136,13 @@ class Fireline:
         return BreakerService(self.config.containment)
 
     @cached_property
+    def restorations(self) -> RestorationService:
+        return RestorationService(self.config.containment, self.telemetry)
+
+    def _resolve_by_policy(self, tx: StateTx, incident_id: int, reason: str) -> Incident:
+        return self.incidents.resolve(tx, incident_id, actor=POLICY_ACTOR, reason=reason)
+
+    @cached_property
     def actions(self) -> IncidentActions:
         return IncidentActions(self.incidents)
 
@@ -203,6 +211,7 @@ class Fireline:
             result = self.engine.tick(now, tx)
             self.incidents.handle(tx, result)
             self.breakers.tick(tx, result.observations, now)
+            self.restorations.tick(tx, now, self._resolve_by_policy)
             if self.config.oncall.configured:
                 self.paging.tick(tx, now)
             for reminder in self.status.take_due_reminders(tx, now):

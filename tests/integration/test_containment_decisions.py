@@ -89,3 +89,70 @@ def test_a_commander_approves_a_full_shutdown_that_holds_every_feature(
     with app.state.unit_of_work(read_only=True) as tx:
         kinds = [e.kind for e in tx.timeline(incident.incident_id or 0)]
     assert kinds.count("guard_set") == 2  # the interim kill switch, then the shutdown
+
+
+def test_a_quality_incident_after_a_prompt_change_rolls_the_prompt_back_by_itself() -> None:
+    from fireline.domain.telemetry import Change, ChangeKind
+
+    clock = SimulatedClock(T0 - timedelta(days=1))
+    app = Fireline.in_memory(clock)
+    with app.responding() as tx:
+        tx.add_changes(
+            [
+                Change("c1", T0 - timedelta(days=1), ChangeKind.PROMPT, "v6", feature="support-bot"),
+                Change(
+                    "c2",
+                    T0 - timedelta(minutes=20),
+                    ChangeKind.PROMPT,
+                    "v7",
+                    feature="support-bot",
+                    previous_version="v6",
+                ),
+            ]
+        )
+    clock.set(T0)
+    with app.responding() as tx:
+        incident = app.incidents.on_alert(tx, an_alert(IncidentType.QUALITY, "refusal_rate", 0.3))
+        entries = tx.timeline(incident.incident_id or 0)
+
+    guard = app.guard("support-bot")
+    assert guard.routing == {"prompt": "v6"}
+    assert guard.level is ContainmentLevel.FALLBACK
+    [routing] = [e for e in entries if e.kind == "routing"]
+    assert "rolled back from v7 to v6" in routing.message
+    assert routing.actor == "policy:default"
+    app.close()
+
+
+def test_without_a_known_good_version_nothing_is_rolled_back() -> None:
+    from fireline.domain.telemetry import Change, ChangeKind
+
+    clock = SimulatedClock(T0)
+    app = Fireline.in_memory(clock)
+    with app.responding() as tx:
+        # The first version ever, deployed just now: nothing earlier is known good.
+        tx.add_changes(
+            [Change("c1", T0 - timedelta(minutes=5), ChangeKind.PROMPT, "v1", feature="support-bot")]
+        )
+        incident = app.incidents.on_alert(tx, an_alert(IncidentType.QUALITY, "refusal_rate", 0.3))
+        kinds = [e.kind for e in tx.timeline(incident.incident_id or 0)]
+
+    assert app.guard("support-bot").routing == {}
+    assert "routing" not in kinds
+    app.close()
+
+
+def test_injection_attempts_propose_a_forward_fix_with_input_filters() -> None:
+    yaml = """
+containment:
+  levels:
+    - {name: injections warn, when: {incident_type: [safety]}, level: 1}
+    - {name: otherwise monitor, level: 1}
+"""
+    app, _ = fire(yaml, an_alert(IncidentType.SAFETY, "scan.injection", 0.2))
+    with app.state.unit_of_work() as tx:
+        [incident] = tx.list_incidents()
+        facts = [e for e in tx.timeline(incident.incident_id or 0) if e.kind == "guard_set"]
+
+    assert facts[0].data["strategy"] == "forward_fix"
+    app.close()

@@ -21,6 +21,8 @@ from tests.conftest import T0
 
 @pytest.fixture
 def deployment(tmp_path: Path, state_url: str) -> Iterator[tuple[Fireline, SimulatedClock]]:
+    # Recovery resolves at once here; staged restoration has its own tests.
+    (tmp_path / "fireline.yaml").write_text("containment: {restoration: {enabled: false}}\n")
     clock = SimulatedClock(T0)
     app = Fireline(Settings(data_dir=tmp_path, state_url=state_url), clock=clock, lateness_s=0)
     yield app, clock

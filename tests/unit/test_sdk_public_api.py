@@ -25,6 +25,7 @@ def test_the_public_names_are_exactly_these() -> None:
         "ContainmentLevel",
         "FirelineClient",
         "Guard",
+        "ReviewOutcome",
         "Stats",
         "current_call",
         "new_canary",

@@ -22,6 +22,7 @@ from fireline.api.routes import (
     ofrep,
     oncall,
     otlp,
+    reviews,
     scans,
     status,
 )
@@ -172,6 +173,7 @@ def create_app(
         notify,
         status,
         audit,
+        reviews,
     )
     for module in routers:
         api.include_router(module.router)

@@ -31,6 +31,17 @@ class GuardOut(BaseModel):
     updated_at: datetime | None
     #: Versions pinned by a rollback, by kind (model, prompt, index): use these instead.
     routing: dict[str, str] = {}
+    #: Share of requests the app may serve (1: all).
+    throttle: float = 1.0
+    #: The segment the guard applies to ({} = the whole feature).
+    segment: dict[str, str] = {}
+    #: Block patterns (regular expressions) for inputs and outputs.
+    filters: dict[str, list[str]] = {"input": [], "output": []}
+    #: Staged restoration: share of users (or sessions) back on the normal path, the salt
+    #: they are hashed with, and the unit hashed ("user" or "session").
+    restore_share: float = 0.0
+    restore_salt: str | None = None
+    restore_unit: str = "user"
 
     @classmethod
     def of(cls, guard: Guard) -> GuardOut:
@@ -46,6 +57,12 @@ class GuardOut(BaseModel):
             set_by=guard.set_by,
             updated_at=guard.updated_at,
             routing=dict(guard.routing),
+            throttle=guard.throttle,
+            segment=dict(guard.segment),
+            filters=guard.filters,
+            restore_share=guard.restore_share,
+            restore_salt=guard.restore_salt,
+            restore_unit=guard.restore_unit,
         )
 
 

@@ -9,6 +9,7 @@ from fireline.cli import (
     notify,
     oncall,
     respond,
+    reviews,
     scans,
     status,
 )
@@ -24,6 +25,7 @@ __all__ = [
     "notify",
     "oncall",
     "respond",
+    "reviews",
     "scans",
     "status",
 ]

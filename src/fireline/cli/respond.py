@@ -10,12 +10,13 @@ import typer
 from rich.table import Table
 
 from fireline.cli._app import app, console, open_fireline, print_json
+from fireline.contain.controls import Controls, describe_controls
 from fireline.domain.audit import verify
 from fireline.domain.guard import ContainmentLevel
 from fireline.domain.incident import IncidentState
 from fireline.domain.roles import ResponseRole
 from fireline.domain.severity import Severity
-from fireline.errors import FirelineError
+from fireline.errors import FirelineError, InvalidInput, Problem
 from fireline.respond.rollback import roll_back, roll_forward
 
 IncidentArg = Annotated[int, typer.Argument(help="Incident id", min=1, max=2**31 - 1)]
@@ -195,9 +196,31 @@ def contain(
     probe_share: Annotated[
         float | None, typer.Option(help="Share of requests still sent to the model (level 4+)")
     ] = None,
+    throttle: Annotated[
+        float | None, typer.Option(help="Share of requests the app may serve (0-1]")
+    ] = None,
+    segment: Annotated[
+        list[str] | None,
+        typer.Option(help="Narrow the guard to DIMENSION=VALUE (repeatable), e.g. tenant=acme"),
+    ] = None,
+    block_input: Annotated[
+        list[str] | None, typer.Option(help="Refuse inputs matching this regex (repeatable)")
+    ] = None,
+    block_output: Annotated[
+        list[str] | None, typer.Option(help="Withhold answers matching this regex (repeatable)")
+    ] = None,
     actor: ActorOpt = None,
 ) -> None:
-    """Set a feature's containment level by hand (approve a proposal, lift a guard)."""
+    """Set a feature's containment level by hand (approve a proposal, lift a guard), optionally
+    narrowed to a segment, throttled, or with input/output filters."""
+    controls = None
+    if throttle is not None or segment or block_input or block_output:
+        controls = Controls.of(
+            throttle=throttle,
+            segment=_pairs(segment or []),
+            block_input=block_input,
+            block_output=block_output,
+        )
     with open_fireline() as instance, instance.acting() as tx:
         guard = instance.actions.set_guard(
             tx,
@@ -206,5 +229,19 @@ def contain(
             actor=_who(actor),
             reason=reason,
             probe_share=probe_share,
+            controls=controls,
         )
-    console.print(f"{feature}: level {int(guard.level)} ({guard.level.description})")
+    console.print(
+        f"{feature}: level {int(guard.level)} ({guard.level.description}){describe_controls(guard)}"
+    )
+
+
+def _pairs(items: list[str]) -> dict[str, str]:
+    """DIMENSION=VALUE options as a mapping; a malformed one is a clear error."""
+    found: dict[str, str] = {}
+    for item in items:
+        dimension, sep, value = item.partition("=")
+        if not sep or not dimension or not value:
+            raise InvalidInput([Problem(None, "segment", f"{item!r} is not DIMENSION=VALUE")])
+        found[dimension] = value
+    return found

@@ -7,7 +7,6 @@ at most `alpha` per judgement.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,28 +17,23 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import stats
 
+from fireline.domain.guard import in_canary, share_point
+
+__all__ = [
+    "Evidence",
+    "JudgeSettings",
+    "Judgement",
+    "Rate",
+    "Values",
+    "Verdict",
+    "in_canary",
+    "judge",
+    "share_point",
+]
+
 Worse = Literal["higher", "lower"]
 #: Below this expected count in a cell the normal approximation is poor: Fisher's exact test.
 _MIN_EXPECTED = 5.0
-
-
-def share_point(key: str, salt: str) -> float:
-    """Where `key` falls in [0, 1): a SHA-256 hash, the same in every process and release.
-
-    >>> round(share_point("user-8", "support-bot:7"), 4)
-    0.1404
-    """
-    digest = hashlib.sha256(f"{salt}\x00{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def in_canary(key: str, share: float, salt: str) -> bool:
-    """Whether a user or session is in a canary of `share`; a user in stays in as it grows.
-
-    >>> [in_canary("user-8", share, "support-bot:7") for share in (0.05, 0.25, 0.5, 1.0)]
-    [False, True, True, True]
-    """
-    return share_point(key, salt) < share
 
 
 class Verdict(StrEnum):

@@ -194,6 +194,8 @@ class Decision:
     level_rule: str
     strategy_rule: str
     probe_share: float = 0.0
+    #: The strategy (rollback, filters) may be carried out without a person.
+    strategy_automatic: bool = False
 
     @property
     def needs_approval_by(self) -> str | None:
@@ -232,4 +234,5 @@ def decide(facts: Facts, policy: ContainmentPolicy) -> Decision:
         level_rule=rule.name,
         strategy_rule=pick.name,
         probe_share=policy.probe_share if disabled else 0.0,
+        strategy_automatic=pick.automatic,
     )

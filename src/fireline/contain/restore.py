@@ -55,8 +55,17 @@ class RestorationSettings(BaseModel):
 
     #: Shares of traffic on the restored path, rising; the last is 1 (all traffic).
     stages: tuple[float, ...] = DEFAULT_STAGES
+    #: Restore in stages at all; false resolves a recovered incident at once (the old way).
+    enabled: bool = True
     #: What is hashed into the canary: the user id, or the session id (users may not log in).
     unit: Literal["user", "session"] = "user"
+    #: Healthy traffic before the incident's first alert that the canary is compared with.
+    baseline_s: Annotated[int, Field(gt=0)] = 3600
+    #: A stage still short of data after this long is promoted on its bake time alone (the
+    #: detectors still watch every call); 0 holds until the judge has its data.
+    max_stage_s: Annotated[int, Field(ge=0)] = 7200
+    #: After a rolled-back restoration, wait this long before trying again.
+    retry_after_s: Annotated[int, Field(ge=0)] = 1800
     #: A stage lasts at least this long before it is promoted (its bake time).
     min_stage_s: Annotated[int, Field(ge=0)] = 600
     judge: JudgeSettings = Field(default_factory=JudgeSettings)
@@ -111,6 +120,10 @@ class Restoration:
     min_stage_s: int = 600
     stage: int = 0
     phase: Phase = Phase.RESTORING
+    #: What is hashed into the canary: "user" or "session".
+    unit: str = "user"
+    #: The how-many-th attempt for the same incident (a rolled-back one may be retried).
+    attempt: int = 1
 
     @classmethod
     def start(
@@ -120,12 +133,22 @@ class Restoration:
         salt: str,
         at: datetime,
         settings: RestorationSettings | None = None,
+        attempt: int = 1,
     ) -> Restoration:
         """A restoration at its first stage; `salt` (say, the incident id) fixes the canary."""
         settings = settings or RestorationSettings()
         # A single stage is all traffic at once: nothing to stage.
         phase = Phase.RESTORED if len(settings.stages) == 1 else Phase.RESTORING
-        return cls(feature, salt, at, settings.stages, settings.min_stage_s, phase=phase)
+        return cls(
+            feature,
+            salt,
+            at,
+            settings.stages,
+            settings.min_stage_s,
+            phase=phase,
+            unit=settings.unit,
+            attempt=attempt,
+        )
 
     @property
     def share(self) -> float:
@@ -177,6 +200,8 @@ class Restoration:
             "min_stage_s": self.min_stage_s,
             "stage": self.stage,
             "phase": str(self.phase),
+            "unit": self.unit,
+            "attempt": self.attempt,
         }
 
     @classmethod
@@ -190,4 +215,6 @@ class Restoration:
             min_stage_s=int(state["min_stage_s"]),
             stage=int(state["stage"]),
             phase=Phase(state["phase"]),
+            unit=str(state.get("unit", "user")),
+            attempt=int(state.get("attempt", 1)),
         )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
+from typing import Any
 
 
 class ContainmentLevel(IntEnum):
@@ -58,6 +61,18 @@ class Guard:
     #: Versions the app must use instead of the deployed ones, by kind (model, prompt,
     #: index): a rollback pins the last known good; rolling forward lifts the pin.
     routing: Mapping[str, str] = field(default_factory=dict)
+    #: Share of requests the app may serve at all (1: every request); the rest are turned
+    #: away with the app's "busy" answer.
+    throttle: float = 1.0
+    #: The segment the guard is narrowed to ({"tenant": "acme"}); requests outside it get
+    #: normal service. Empty: the whole feature.
+    segment: Mapping[str, str] = field(default_factory=dict)
+    #: Regular expressions: a request whose input matches one of `block_input` is refused,
+    #: an answer matching one of `block_output` is withheld (a forward fix).
+    block_input: tuple[str, ...] = ()
+    block_output: tuple[str, ...] = ()
+    #: The staged restoration under way (`Restoration.to_state()`), or None.
+    restoration: Mapping[str, Any] | None = None
 
     @classmethod
     def normal(cls, feature: str) -> Guard:
@@ -67,3 +82,75 @@ class Guard:
     def enabled(self) -> bool:
         """Whether the feature may serve users from its model at all."""
         return self.level < ContainmentLevel.FEATURE_DISABLED
+
+    @property
+    def restore_share(self) -> float:
+        """Share of users (or sessions) already back on the normal path: 0 when not restoring."""
+        if not self.restoration or self.restoration.get("phase") != "restoring":
+            return 0.0
+        stages = self.restoration.get("stages") or [0.0]
+        return float(stages[int(self.restoration.get("stage", 0))])
+
+    @property
+    def restore_salt(self) -> str | None:
+        return None if not self.restoration else str(self.restoration.get("salt"))
+
+    @property
+    def restore_unit(self) -> str:
+        return "user" if not self.restoration else str(self.restoration.get("unit", "user"))
+
+    @property
+    def filters(self) -> dict[str, list[str]]:
+        """The block patterns as stored: {"input": [...], "output": [...]}."""
+        return {"input": list(self.block_input), "output": list(self.block_output)}
+
+    def applies_to(self, attributes: Mapping[str, Any]) -> bool:
+        """Whether a request with these attributes is in the guard's segment.
+
+        >>> Guard("bot", ContainmentLevel.FALLBACK, segment={"tenant": "acme"}).applies_to(
+        ...     {"tenant": "globex"})
+        False
+        """
+        return all(str(attributes.get(k)) == v for k, v in self.segment.items())
+
+    def level_for(self, attributes: Mapping[str, Any], key: str | None = None) -> ContainmentLevel:
+        """The level in force for one request: none outside the segment or for a user (or
+        session) `key` already restored; the guard's level otherwise.
+
+        >>> guard = Guard("bot", ContainmentLevel.FEATURE_DISABLED, segment={"locale": "de"})
+        >>> int(guard.level_for({"locale": "de"})), int(guard.level_for({"locale": "fr"}))
+        (4, 0)
+        """
+        if not self.applies_to(attributes):
+            return ContainmentLevel.NONE
+        share, salt = self.restore_share, self.restore_salt
+        if share > 0 and key is not None and salt is not None and in_canary(key, share, salt):
+            return ContainmentLevel.NONE
+        return self.level
+
+    def blocks(self, text: str, where: str = "input") -> str | None:
+        """The first block pattern of `where` ("input" or "output") that `text` matches."""
+        patterns = self.block_input if where == "input" else self.block_output
+        for pattern in patterns:
+            if re.search(pattern, text, re.IGNORECASE):
+                return pattern
+        return None
+
+
+def share_point(key: str, salt: str) -> float:
+    """Where `key` falls in [0, 1): a SHA-256 hash, the same in every process and release.
+
+    >>> round(share_point("user-8", "support-bot:7"), 4)
+    0.1404
+    """
+    digest = hashlib.sha256(f"{salt}\x00{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def in_canary(key: str, share: float, salt: str) -> bool:
+    """Whether a user or session is in a canary of `share`; a user in stays in as it grows.
+
+    >>> [in_canary("user-8", share, "support-bot:7") for share in (0.05, 0.25, 0.5, 1.0)]
+    [False, True, True, True]
+    """
+    return share_point(key, salt) < share

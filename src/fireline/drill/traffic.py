@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from fireline.domain.guard import Guard
+from fireline.domain.guard import ContainmentLevel, Guard
 from fireline.domain.telemetry import Call, CallStatus
 from fireline.drill.scenario import Scenario
 
@@ -20,6 +20,10 @@ class Served:
     calls: list[Call]
     fallback: int
     failed_for_users: int
+
+
+#: Distinct users of a simulated app.
+USERS = 5000
 
 
 class SimulatedApp:
@@ -45,7 +49,14 @@ class SimulatedApp:
         offset = (start - s.start).total_seconds()
         n = int(rng.poisson(self.rate_at(offset + span / 2) * span))
         offsets = np.sort(rng.uniform(0, span, n))
+        users = rng.integers(0, USERS, n)
         to_model = np.ones(n, dtype=bool) if guard.enabled else rng.random(n) < guard.probe_share
+        # A staged restoration lets a growing share of users back onto the model.
+        restored = np.zeros(n, dtype=bool)
+        if guard.level > ContainmentLevel.NONE and guard.restore_share > 0:
+            back = {u for u in np.unique(users) if guard.level_for({}, key=f"user-{u}") == 0}
+            restored = np.fromiter((u in back for u in users), dtype=bool, count=n)
+            to_model |= restored
         fault = s.fault
         in_fault = (
             np.array([fault.active(offset + o) for o in offsets], dtype=bool)
@@ -86,7 +97,14 @@ class SimulatedApp:
                     model="sim-large",
                     input_tokens=int(input_tokens[i]),
                     output_tokens=0 if failed[i] else int(output_tokens[i]),
-                    attributes={"probe": True} if not guard.enabled else {},
+                    user=f"user-{users[i]}",
+                    attributes=(
+                        {"restored": True}
+                        if restored[i]
+                        else {"probe": True}
+                        if not guard.enabled
+                        else {}
+                    ),
                 )
             )
         fallback = int(n - to_model.sum())

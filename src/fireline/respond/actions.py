@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from fireline.contain.controls import Controls, describe_controls, guard_controls
 from fireline.domain.guard import ContainmentLevel, Guard
 from fireline.domain.incident import Incident, IncidentState, TimelineEntry, can_transition
 from fireline.domain.roles import ResponseRole, RoleAssignment
@@ -26,8 +27,18 @@ class IncidentActions:
     def _now(self) -> datetime:
         return self.service.clock.now()
 
-    def _log(self, tx: StateTx, incident_id: int, actor: str, kind: str, message: str) -> None:
-        tx.append_timeline(TimelineEntry(incident_id, self._now(), actor, kind, message))
+    def _log(
+        self,
+        tx: StateTx,
+        incident_id: int,
+        actor: str,
+        kind: str,
+        message: str,
+        data: dict[str, object] | None = None,
+    ) -> None:
+        tx.append_timeline(
+            TimelineEntry(incident_id, self._now(), actor, kind, message, data or {})
+        )
 
     def assign(
         self, tx: StateTx, incident_id: int, role: ResponseRole, person: str, *, actor: str
@@ -96,13 +107,19 @@ class IncidentActions:
         actor: str,
         reason: str,
         probe_share: float | None = None,
+        controls: Controls | None = None,
     ) -> Guard:
         """Set a feature's containment level by a person's decision (a proposal approved, a
-        kill switch, a full shutdown), with the reason, on its open incident's timeline."""
+        kill switch, a full shutdown), with the reason, on its open incident's timeline.
+
+        `controls` narrow the guard to a segment, throttle it, or filter inputs and outputs;
+        lifting a guard (level 0) without controls clears them too."""
         now = self._now()
         current = tx.get_guard(feature)
         incident = tx.open_incident_for(feature)
         share = probe_share if probe_share is not None else current.probe_share
+        if controls is None and level == ContainmentLevel.NONE:
+            controls = Controls()
         guard = replace(
             current,
             level=level,
@@ -111,7 +128,11 @@ class IncidentActions:
             set_by=actor,
             updated_at=now,
             incident_id=incident.incident_id if incident is not None else current.incident_id,
+            # A person's level ends any staged restoration under way.
+            restoration=None,
         )
+        if controls is not None:
+            guard = controls.apply(guard)
         tx.put_guard(guard)
         if incident is not None and incident.incident_id is not None:
             self._log(
@@ -119,7 +140,9 @@ class IncidentActions:
                 incident.incident_id,
                 actor,
                 "guard_set",
-                f"guard of {feature} set to level {int(level)} ({level.description}): {reason}",
+                f"guard of {feature} set to level {int(level)} ({level.description})"
+                f"{describe_controls(guard)}: {reason}",
+                {"level": int(level), **guard_controls(guard)},
             )
             if level > ContainmentLevel.NONE and can_transition(
                 incident.state, IncidentState.CONTAINED

@@ -7,24 +7,29 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from fireline.clock import Clock
-from fireline.contain.policy import ContainmentPolicy, decide
+from fireline.contain.config import Containment
 from fireline.contain.policy import Facts as ContainmentFacts
+from fireline.contain.policy import decide
 from fireline.detect.base import SignalKind
-from fireline.detect.catalog import signal_named
+from fireline.detect.catalog import SCAN_RATE, signal_named
 from fireline.detect.engine import TickResult
 from fireline.domain.alert import Alert, Level, Recovery
 from fireline.domain.guard import ContainmentLevel, Guard
 from fireline.domain.incident import Incident, IncidentState, TimelineEntry, can_transition
 from fireline.domain.policy import classify
 from fireline.domain.severity import Severity, response_due
-from fireline.domain.telemetry import Change
+from fireline.domain.telemetry import Change, ChangeKind
 from fireline.errors import IllegalTransition
 from fireline.notify.message import Event
+from fireline.respond import restoring
+from fireline.respond.rollback import PINNABLE, registry_for, roll_back
 from fireline.store.state import StateTx
 from fireline.triage.grading import Facts, Grade, fingerprint, grade, impact
 from fireline.triage.policy import Triage
 
 POLICY_ACTOR = "policy:default"
+#: Signals of scanners that look at inputs: their incidents are confined to an input pattern.
+INPUT_PATTERN_SIGNALS = frozenset({SCAN_RATE + "injection"})
 
 #: Tells people of an incident event (the notifications outbox), in the same transaction.
 Notify = Callable[[StateTx, Incident, Event], None]
@@ -51,13 +56,13 @@ class IncidentService:
         *,
         notify: Notify | None = None,
         triage: Triage | None = None,
-        containment: ContainmentPolicy | None = None,
+        containment: Containment | None = None,
     ) -> None:
         self._clock = clock
         self.clock = clock
         self._notify = notify or _silent
         self.triage = triage or Triage()
-        self.containment = containment or ContainmentPolicy()
+        self.containment = containment or Containment()
 
     def notify(self, tx: StateTx, incident: Incident, event: Event) -> None:
         """Tell the channels routed `event` about the incident, in the same transaction."""
@@ -79,12 +84,13 @@ class IncidentService:
         actor = f"detector:{alert.detector}"
         existing, joined_because = self._incident_to_join(tx, alert, now)
         if existing is not None and existing.incident_id is not None:
-            tx.add_alert(replace(alert, incident_id=existing.incident_id))
-            self._log(
-                tx, existing.incident_id, actor, "alert", _describe(alert), dict(alert.evidence)
-            )
+            incident_id = existing.incident_id
+            tx.add_alert(replace(alert, incident_id=incident_id))
+            if existing.state is IncidentState.RESTORING:
+                existing = restoring.abort(tx, existing, now, f"{alert.signal} alarmed again")
+            self._log(tx, incident_id, actor, "alert", _describe(alert), dict(alert.evidence))
             if joined_because:
-                self._log(tx, existing.incident_id, POLICY_ACTOR, "grouped", joined_because)
+                self._log(tx, incident_id, POLICY_ACTOR, "grouped", joined_because)
             return self._grade(
                 tx,
                 existing,
@@ -118,15 +124,15 @@ class IncidentService:
             ),
             nist=graded.nist,
         )
-        incident_id = incident.incident_id
-        assert incident_id is not None
-        tx.add_alert(replace(alert, incident_id=incident_id))
-        self._log(tx, incident_id, actor, "detected", _describe(alert), dict(alert.evidence))
+        new_id = incident.incident_id
+        assert new_id is not None
+        tx.add_alert(replace(alert, incident_id=new_id))
+        self._log(tx, new_id, actor, "detected", _describe(alert), dict(alert.evidence))
         incident = incident.transition(IncidentState.TRIAGED, now)
         due = response_due(severity, now)
         self._log(
             tx,
-            incident_id,
+            new_id,
             POLICY_ACTOR,
             "triaged",
             f"type {incident.type} (NIST AI RMF: {incident.nist}), severity {severity} "
@@ -173,6 +179,10 @@ class IncidentService:
         self._log(tx, alert.incident_id, actor, "recovered", message, dict(evidence))
         if not incident.is_open or tx.alerts(incident_id=alert.incident_id, open_only=True):
             return incident
+        if restoring.under_way(tx.get_guard(incident.feature), incident):
+            return incident  # the canary judge decides
+        if restoring.begin(tx, incident, self.containment, now):
+            return tx.get_incident(alert.incident_id)
         if can_transition(incident.state, IncidentState.RESTORING):
             incident = incident.transition(IncidentState.RESTORING, now)
             tx.save_incident(incident, now=now)
@@ -317,14 +327,35 @@ class IncidentService:
         the timeline (once per level)."""
         assert incident.incident_id is not None
         now = self._clock.now()
+        suspect = self._suspect_change(tx, incident)
+        target = self._rollback_target(tx, incident, suspect, now)
         facts = ContainmentFacts(
             incident_type=incident.type,
             severity=incident.severity,
             nist=incident.nist,
             profile=self.triage.profile(incident.feature),
-            explained_by_change=self._suspect_change(tx, incident) is not None,
+            explained_by_change=suspect is not None,
+            known_good_available=target is not None,
+            confined_to_input_pattern=self._input_pattern_only(tx, incident),
         )
         decision = decide(facts, self.containment)
+        if (
+            decision.strategy == "rollback"
+            and decision.strategy_automatic
+            and suspect is not None
+            and target is not None
+            and tx.get_guard(incident.feature).routing.get(suspect.kind) != target
+        ):
+            roll_back(
+                tx,
+                incident.feature,
+                suspect.kind,
+                actor=POLICY_ACTOR,
+                reason=f"suspected change {suspect.kind} {suspect.version} at "
+                f"{suspect.time.isoformat()} explains the incident: {decision.reason}",
+                now=now,
+                min_healthy_minutes=self.containment.rollback.min_healthy_minutes,
+            )
         if not decision.automatic and decision.level > tx.get_guard(incident.feature).level:
             proposed = f"level {int(decision.level)}"
             already = any(
@@ -370,6 +401,26 @@ class IncidentService:
         if can_transition(incident.state, IncidentState.CONTAINED):
             incident = incident.transition(IncidentState.CONTAINED, now)
         return incident
+
+    def _rollback_target(
+        self, tx: StateTx, incident: Incident, suspect: Change | None, now: datetime
+    ) -> str | None:
+        """The last known good version of the suspected change's kind, if it can be pinned."""
+        if suspect is None or suspect.kind not in PINNABLE:
+            return None
+        registry = registry_for(
+            tx,
+            incident.feature,
+            now,
+            min_healthy_minutes=self.containment.rollback.min_healthy_minutes,
+        )
+        return registry.rollback_target(incident.feature, ChangeKind(suspect.kind))
+
+    def _input_pattern_only(self, tx: StateTx, incident: Incident) -> bool:
+        """Whether every alert of the incident comes from an input scanner (the harm shows only
+        for inputs of a kind: a filter on inputs can hold it)."""
+        signals = {a.signal for a in tx.alerts(incident_id=incident.incident_id)}
+        return bool(signals) and signals <= INPUT_PATTERN_SIGNALS
 
     def _suspect_change(self, tx: StateTx, incident: Incident) -> Change | None:
         """The newest change to the feature (or to every feature) shortly before detection."""

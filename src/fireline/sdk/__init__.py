@@ -10,6 +10,8 @@ never raises into it: calls are queued in memory and sent in batches by a daemon
 ...     return "It is 42."
 >>> if client.should_call_model("support-bot"):
 ...     reply = answer("What is the answer?")
+>>> if client.guard("support-bot").level == 2:  # human review: hold the reply for a person
+...     reply = client.review("support-bot", "What?", reply, fallback="We will answer.").output
 >>> client.close()
 True
 
@@ -21,12 +23,14 @@ from fireline.sdk._client import FirelineClient
 from fireline.sdk._guards import ContainmentLevel, Guard
 from fireline.sdk._outbox import Stats
 from fireline.sdk._record import CallRecord, current_call
+from fireline.sdk._review import ReviewOutcome
 
 __all__ = [
     "CallRecord",
     "ContainmentLevel",
     "FirelineClient",
     "Guard",
+    "ReviewOutcome",
     "Stats",
     "current_call",
     "new_canary",

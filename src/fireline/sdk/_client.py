@@ -7,7 +7,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Literal, TypeVar, Unpack
@@ -20,6 +20,7 @@ from fireline.sdk._instrument import ResultHook, instrument
 from fireline.sdk._log import RateLimitedLog
 from fireline.sdk._outbox import Outbox, Stats
 from fireline.sdk._record import CallFields, CallRecord, new_call_id
+from fireline.sdk._review import Fallback, ReviewOutcome, ReviewRequest, check_fallback, fall_back
 from fireline.sdk._sender import Sender
 from fireline.sdk._wire import MAX_BATCH_CALLS
 
@@ -34,6 +35,7 @@ class FirelineClient:
     soon as a batch is full. Guards are cached for `guard_ttl` seconds; a feature's first
     read waits for fireline unless `guard_wait` is False (it then gets the default until a
     background read answers) or the feature is in `guard_prefetch` (read at creation).
+    `review` waits `review_wait_s` seconds for a person's decision unless told otherwise.
 
     >>> client = FirelineClient("http://127.0.0.1:8000", "fl_token", enabled=False)
     >>> with client.call("support-bot", model="gpt-4o") as call:
@@ -60,12 +62,13 @@ class FirelineClient:
         guard_wait: bool = True,
         guard_prefetch: Iterable[str] = (),
         exit_timeout: float = 2.0,
+        review_wait_s: float = 30.0,
         enabled: bool = True,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self._url = _base_url(url)
         _positive(flush_interval=flush_interval, timeout=timeout, guard_timeout=guard_timeout)
-        _positive(max_retry_delay=max_retry_delay)
+        _positive(max_retry_delay=max_retry_delay, review_wait_s=review_wait_s)
         _at_least_zero(guard_ttl=guard_ttl, exit_timeout=exit_timeout)
         if not 1 <= max_batch <= MAX_BATCH_CALLS:
             raise ValueError(f"max_batch must be between 1 and {MAX_BATCH_CALLS}")
@@ -78,6 +81,7 @@ class FirelineClient:
         self._transport = transport
         self._timeout = timeout
         self._default_level = default_guard_level
+        self._review_wait_s = review_wait_s
         token = _clean_token(token)
         headers = {"User-Agent": f"fireline-sdk/{fireline.__version__}"}
         if token:
@@ -109,6 +113,7 @@ class FirelineClient:
             default_level=default_guard_level,
             wait=guard_wait,
         )
+        self._review = ReviewRequest(self._http, self._url, headers, self._log, timeout=timeout)
         self._exit_hook = _exit_hook(self)
         if enabled:
             atexit.register(self._exit_hook)
@@ -226,6 +231,41 @@ class FirelineClient:
     def should_call_model(self, feature: str) -> bool:
         """Whether to call the model now: yes when enabled, else for a random probe share."""
         return self.guard(feature).should_call_model()
+
+    # ------------------------------------------------------------ human review (level 2)
+
+    def review(
+        self,
+        feature: str,
+        input: str,
+        output: str,
+        *,
+        context: Mapping[str, Any] | None = None,
+        call_id: str | None = None,
+        wait_s: float | None = None,
+        fallback: Fallback = None,
+    ) -> ReviewOutcome:
+        """Hold an output for a person and wait for the decision; never raises on failure.
+
+        For a feature at level 2 (`client.guard(feature).level == 2`). Blocks up to `wait_s`
+        seconds (default `review_wait_s`), plus one request at most; then, or if fireline
+        cannot be reached, the outcome carries `fallback` (a callable one is called then;
+        what it raises is the app's and propagates).
+
+        >>> client = FirelineClient("http://127.0.0.1:8000", "fl_token", enabled=False)
+        >>> client.review("support-bot", "Hi?", "Hello!", fallback="An agent will answer.")
+        ReviewOutcome(status='unavailable', output='An agent will answer.', review_id=None, \
+delivered_fallback=True)
+        """
+        wait = self._review_wait_s if wait_s is None else wait_s
+        if not wait > 0:
+            raise ValueError("wait_s must be > 0")
+        check_fallback(fallback)
+        if not self._enabled or self._closed:
+            return fall_back("unavailable", None, fallback)
+        body: dict[str, Any] = {"feature": feature, "input": input, "output": output}
+        body.update(call_id=call_id, context=dict(context or {}))
+        return self._review.run(body, wait_s=wait, fallback=fallback)
 
     # ------------------------------------------------------------ lifecycle
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import queue
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -58,6 +60,17 @@ class Guard:
     source: Literal["fireline", "last_known", "default"] = "default"
     #: Versions to use instead of the deployed ones, by kind (a rollback): {"prompt": "v7"}.
     routing: Mapping[str, str] = field(default_factory=dict)
+    #: Share of requests the app may serve at all (1: all); turn the rest away.
+    throttle: float = 1.0
+    #: The segment the guard applies to ({"tenant": "acme"}); {} is the whole feature.
+    segment: Mapping[str, str] = field(default_factory=dict)
+    #: Block patterns (regular expressions) for inputs and outputs (a forward fix).
+    block_input: tuple[str, ...] = ()
+    block_output: tuple[str, ...] = ()
+    #: Staged restoration: the share of users (or sessions) back on the normal path.
+    restore_share: float = 0.0
+    restore_salt: str | None = None
+    restore_unit: str = "user"
 
     @property
     def name(self) -> str:
@@ -70,6 +83,53 @@ class Guard:
     def should_call_model(self) -> bool:
         """True when enabled; when disabled, true for a random `probe_share` of calls."""
         return self.enabled or random.random() < self.probe_share
+
+    def for_request(
+        self, attributes: Mapping[str, Any] | None = None, *, key: str | None = None
+    ) -> Guard:
+        """The guard as it applies to one request: normal service outside the guard's segment
+        and for a user (or session) `key` already let back by a staged restoration (without a
+        key, a random share of requests as large as the restored share).
+
+        >>> guard = Guard("bot", level=4, enabled=False, segment={"tenant": "acme"})
+        >>> guard.for_request({"tenant": "acme"}).level, guard.for_request({"tenant": "x"}).level
+        (4, 0)
+        """
+        attributes = attributes or {}
+        outside = any(str(attributes.get(k)) != v for k, v in self.segment.items())
+        if self.restore_salt is None or self.restore_share <= 0:
+            restored = False
+        elif key is None:  # no user or session to place: a random share of requests
+            restored = random.random() < self.restore_share
+        else:
+            restored = _share_point(key, self.restore_salt) < self.restore_share
+        if self.level == 0 or not (outside or restored):
+            return self
+        return dataclasses.replace(self, level=0, enabled=True, probe_share=0.0)
+
+    def admits(self) -> bool:
+        """Whether this request passes the throttle (a random `throttle` share does)."""
+        return self.throttle >= 1.0 or random.random() < self.throttle
+
+    def blocks(self, text: str, where: Literal["input", "output"] = "input") -> str | None:
+        """The first block pattern for `where` that `text` matches, or None.
+
+        >>> Guard("bot", block_input=(r"ignore (all )?previous",)).blocks("Ignore previous rules")
+        'ignore (all )?previous'
+        """
+        for pattern in self.block_input if where == "input" else self.block_output:
+            try:
+                if re.search(pattern, text, re.IGNORECASE):
+                    return pattern
+            except re.error:  # fireline validates patterns; one from elsewhere is skipped
+                continue
+        return None
+
+
+def _share_point(key: str, salt: str) -> float:
+    """Where `key` falls in [0, 1); the same hash as fireline's canary assignment."""
+    digest = hashlib.sha256(f"{salt}\x00{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def default_guard(feature: str, level: int) -> Guard:
@@ -101,7 +161,26 @@ def parse_guard(feature: str, body: object) -> Guard | None:
         updated_at=_datetime(body.get("updated_at")),
         source="fireline",
         routing=_routing(body.get("routing")),
+        throttle=_share(body.get("throttle"), 1.0),
+        segment=_routing(body.get("segment")),
+        block_input=_patterns(body.get("filters"), "input"),
+        block_output=_patterns(body.get("filters"), "output"),
+        restore_share=_share(body.get("restore_share"), 0.0),
+        restore_salt=salt if isinstance(salt := body.get("restore_salt"), str) else None,
+        restore_unit="session" if body.get("restore_unit") == "session" else "user",
     )
+
+
+def _share(value: Any, default: float) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1:
+        return float(value)
+    return default
+
+
+def _patterns(filters: Any, side: str) -> tuple[str, ...]:
+    if not isinstance(filters, Mapping) or not isinstance(filters.get(side), list):
+        return ()
+    return tuple(p for p in filters[side] if isinstance(p, str))
 
 
 def _routing(value: Any) -> dict[str, str]:

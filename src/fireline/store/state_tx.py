@@ -333,6 +333,10 @@ class StateTx:
             "set_by": guard.set_by,
             "updated_at": guard.updated_at,
             "routing": dict(guard.routing) or None,
+            "throttle": guard.throttle,
+            "segment": dict(guard.segment) or None,
+            "filters": guard.filters if guard.block_input or guard.block_output else None,
+            "restoration": dict(guard.restoration) if guard.restoration else None,
         }
         updated = self._db.execute(
             guards.update().where(guards.c.feature == guard.feature).values(**values)
@@ -552,6 +556,11 @@ def _guard_from(row: RowMapping) -> Guard:
         set_by=row["set_by"],
         updated_at=row["updated_at"],
         routing=row["routing"] or {},
+        throttle=row["throttle"],
+        segment=row["segment"] or {},
+        block_input=tuple((row["filters"] or {}).get("input", ())),
+        block_output=tuple((row["filters"] or {}).get("output", ())),
+        restoration=row["restoration"],
     )
 
 

@@ -127,6 +127,13 @@ guards = sa.Table(
     sa.Column("set_by", sa.String(200)),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("routing", sa.JSON),
+    # Share of requests allowed (1: all); the segment the guard is narrowed to (null: the
+    # whole feature); block patterns {"input": [...], "output": [...]}; and the staged
+    # restoration under way, if any (`Restoration.to_state()`).
+    sa.Column("throttle", sa.Float, nullable=False, server_default="1.0"),
+    sa.Column("segment", sa.JSON),
+    sa.Column("filters", sa.JSON),
+    sa.Column("restoration", sa.JSON),
 )
 
 # Small named documents the detection engine keeps between ticks and restarts
@@ -169,4 +176,9 @@ changes = sa.Table(
 
 # Tables of other areas live in their own modules on the same `metadata`; importing them here
 # registers them wherever the state store's schema is used.
-from fireline.store import tables_notify, tables_oncall, tables_status  # noqa: E402, F401
+from fireline.store import (  # noqa: E402, F401
+    tables_notify,
+    tables_oncall,
+    tables_reviews,
+    tables_status,
+)

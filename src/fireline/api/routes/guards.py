@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from fireline.api.deps import FirelineDep, require
 from fireline.api.schemas import GuardOut
+from fireline.contain.controls import Controls
 from fireline.domain.access import Permission
 from fireline.domain.guard import ContainmentLevel
 from fireline.respond.rollback import roll_back, roll_forward
@@ -79,6 +80,19 @@ def roll_forward_route(
     return GuardOut.of(found)
 
 
+class FiltersIn(BaseModel):
+    """Block patterns (regular expressions) for requests' inputs and models' outputs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field(
+        default_factory=list, max_length=50
+    )
+    output: list[Annotated[str, StringConstraints(min_length=1, max_length=500)]] = Field(
+        default_factory=list, max_length=50
+    )
+
+
 class GuardIn(BaseModel):
     """A containment level set by a person (commander), with the reason."""
 
@@ -87,6 +101,25 @@ class GuardIn(BaseModel):
     level: Annotated[int, Field(ge=0, le=5)]
     reason: Annotated[str, StringConstraints(min_length=1, max_length=2_000)]
     probe_share: Annotated[float, Field(ge=0, le=1)] | None = None
+    #: Share of requests the app may serve (1: all).
+    throttle: Annotated[float, Field(gt=0, le=1)] | None = None
+    #: Narrow the guard to a segment: {"tenant": "acme"}; {} or absent: the whole feature.
+    segment: dict[str, Annotated[str, StringConstraints(max_length=256)]] | None = Field(
+        default=None, max_length=8
+    )
+    #: Block patterns (regular expressions): {"input": [...], "output": [...]}.
+    filters: FiltersIn | None = None
+
+    def controls(self) -> Controls | None:
+        """The controls asked for, or None when the body names none (the guard keeps its own)."""
+        if self.throttle is None and self.segment is None and self.filters is None:
+            return None
+        return Controls.of(
+            throttle=self.throttle,
+            segment=self.segment,
+            block_input=self.filters.input if self.filters else None,
+            block_output=self.filters.output if self.filters else None,
+        )
 
 
 @router.put("/{feature:path}", response_model=GuardOut)
@@ -105,5 +138,6 @@ def set_guard(
             actor=caller,
             reason=body.reason,
             probe_share=body.probe_share,
+            controls=body.controls(),
         )
     return GuardOut.of(found)

@@ -78,7 +78,18 @@ class Snapshot:
         digest = hashlib.sha256()
         for g in sorted(by_feature.values(), key=lambda g: g.feature):
             stamp = g.updated_at.isoformat() if g.updated_at else ""
-            row = (g.feature, int(g.level), g.probe_share, g.reason, g.incident_id, stamp)
+            row = (
+                g.feature,
+                int(g.level),
+                g.probe_share,
+                g.reason,
+                g.incident_id,
+                stamp,
+                g.throttle,
+                sorted(g.segment.items()),
+                g.restore_share,
+                g.restore_salt,
+            )
             digest.update(json.dumps(row).encode())
         return cls(by_feature, shutdown, digest.hexdigest()[:32], taken)
 
@@ -151,11 +162,20 @@ def snapshots(request: Request) -> GuardSnapshots:
 # ---------------------------------------------------------------- evaluation (pure)
 
 
-def effective(snapshot: Snapshot, feature: str) -> tuple[int, float, Guard]:
-    """The level and probe share in force for `feature`, and the guard that set them."""
+def effective(
+    snapshot: Snapshot,
+    feature: str,
+    context: Mapping[str, Any] | None = None,
+    targeting_key: str | None = None,
+) -> tuple[int, float, Guard]:
+    """The level and probe share in force for `feature` (for this context: outside the
+    guard's segment, or restored by a staged restoration, a request gets normal service), and
+    the guard that set them."""
     own = snapshot.guards.get(feature) or Guard.normal(feature)
     shutdown = snapshot.shutdown
     if shutdown is None or own.level == ContainmentLevel.FULL_SHUTDOWN:
+        if own.segment or own.restoration:
+            return int(own.level_for(context or {}, targeting_key)), own.probe_share, own
         return int(own.level), own.probe_share, own
     probe = shutdown.probe_share
     if own.level >= ContainmentLevel.FEATURE_DISABLED:
@@ -169,7 +189,12 @@ def in_probe(feature: str, targeting_key: str, share: float) -> bool:
     return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
-def evaluate(snapshot: Snapshot, key: str, targeting_key: str | None) -> dict[str, Any]:
+def evaluate(
+    snapshot: Snapshot,
+    key: str,
+    targeting_key: str | None,
+    context: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """One flag's OFREP evaluation success body; OfrepError(404) for an unknown flag."""
     feature, _, flag = key.rpartition(".")
     if flag not in FLAGS or _FEATURE.fullmatch(feature) is None:
@@ -178,8 +203,10 @@ def evaluate(snapshot: Snapshot, key: str, targeting_key: str | None) -> dict[st
             "FLAG_NOT_FOUND",
             f"flag {key[:200]!r} is not <feature>.enabled, <feature>.level or <feature>.mode",
         )
-    level, probe, guard = effective(snapshot, feature)
+    level, probe, guard = effective(snapshot, feature, context, targeting_key)
     reason = "STATIC"  # decided by the guard alone
+    if level != guard.level and guard.feature == feature:
+        reason = "TARGETING_MATCH"  # outside the guard's segment, or already restored
     value: bool | int | str
     if flag == "level":
         value, variant = level, ContainmentLevel(level).slug
@@ -215,13 +242,21 @@ def _metadata(feature: str, level: int, probe: float, guard: Guard) -> dict[str,
         found["incidentId"] = guard.incident_id
     if guard.updated_at is not None:
         found["updatedAt"] = guard.updated_at.isoformat()
+    if guard.throttle < 1.0:
+        found["throttle"] = guard.throttle
+    if guard.segment:
+        found["segment"] = ",".join(f"{k}={v}" for k, v in sorted(guard.segment.items()))
+    if guard.restoration:
+        found["restoreShare"] = guard.restore_share
     return found
 
 
-def evaluate_all(snapshot: Snapshot, targeting_key: str | None) -> list[dict[str, Any]]:
+def evaluate_all(
+    snapshot: Snapshot, targeting_key: str | None, context: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
     """Every flag of every feature that has a guard, by feature then flag."""
     return [
-        evaluate(snapshot, f"{feature}.{flag}", targeting_key)
+        evaluate(snapshot, f"{feature}.{flag}", targeting_key, context)
         for feature in sorted(snapshot.guards)
         for flag in FLAGS
     ]
@@ -318,7 +353,7 @@ async def evaluate_flags(request: Request) -> Response:
     tag = etag(snapshot, context)
     if matches(request.headers.get("if-none-match"), tag):
         return Response(status_code=304, headers={"ETag": tag})
-    return _json({"flags": evaluate_all(snapshot, targeting_key)}, headers={"ETag": tag})
+    return _json({"flags": evaluate_all(snapshot, targeting_key, context)}, headers={"ETag": tag})
 
 
 @router.post("/evaluate/flags/{key:path}", response_class=Response)
@@ -328,7 +363,7 @@ async def evaluate_flag(request: Request) -> Response:
     await _authorize(request)
     key: str = request.path_params["key"]
     try:
-        _, targeting_key = await read_context(request)
-        return _json(evaluate(await _snapshot(request), key, targeting_key))
+        context, targeting_key = await read_context(request)
+        return _json(evaluate(await _snapshot(request), key, targeting_key, context))
     except OfrepError as error:
         return _failure(error, key)

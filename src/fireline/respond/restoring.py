@@ -1,0 +1,318 @@
+"""Staged restoration at work: once an incident's alerts recover, its guard lets traffic back
+in stages, and each tick the canary judge compares the restored users' calls with the
+healthy traffic before the incident, to promote, hold or roll back."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fireline.contain.canary import Judgement, Rate, Values, judge
+from fireline.contain.config import Containment
+from fireline.contain.restore import Phase, Restoration, Verdict
+from fireline.detect.catalog import SCAN_RATE
+from fireline.domain.guard import ContainmentLevel, Guard
+from fireline.domain.incident import Incident, IncidentState, TimelineEntry, can_transition
+from fireline.store.state import StateTx
+from fireline.store.telemetry import TelemetryStore
+
+RESTORE_ACTOR = "policy:restoration"
+#: Levels that take users off the normal path, and so are given back in stages. A full
+#: shutdown (5) is lifted by a person; a warning (1) changes no path.
+STAGED_LEVELS = (
+    ContainmentLevel.HUMAN_REVIEW,
+    ContainmentLevel.FALLBACK,
+    ContainmentLevel.FEATURE_DISABLED,
+)
+#: Resolves an incident by the policy (the incident service's, with its notifications).
+Resolve = Callable[[StateTx, int, str], object]
+#: Whether a call says it was served on the restored path.
+_RESTORED = "coalesce(json_extract_string(attributes, '$.restored') IN ('true', '1'), false)"
+#: Most latency values read per arm: plenty for Mann-Whitney, bounded work per tick.
+_MAX_VALUES = 5000
+
+
+def begin(tx: StateTx, incident: Incident, containment: Containment, now: datetime) -> bool:
+    """Start a staged restoration of the incident's guard (or leave it to the tick's retry
+    after a rolled-back attempt); False when there is nothing to stage (the caller resolves
+    the incident at once)."""
+    settings = containment.restoration
+    guard = tx.get_guard(incident.feature)
+    if (
+        not settings.enabled
+        or len(settings.stages) < 2
+        or guard.incident_id != incident.incident_id
+        or guard.level not in STAGED_LEVELS
+        or not can_transition(incident.state, IncidentState.RESTORING)
+    ):
+        return False
+    attempt = 1
+    if guard.restoration:
+        previous = Restoration.from_state(guard.restoration)
+        attempt = previous.attempt + 1
+        wait = timedelta(seconds=settings.retry_after_s)
+        if previous.phase is Phase.ROLLED_BACK and now - previous.stage_started_at < wait:
+            return True  # too soon after a rolled-back attempt: the tick retries later
+    assert incident.incident_id is not None
+    restoration = Restoration.start(
+        incident.feature,
+        salt=f"{incident.feature}:{incident.incident_id}:{attempt}",
+        at=now,
+        settings=settings,
+        attempt=attempt,
+    )
+    tx.put_guard(replace(guard, restoration=restoration.to_state(), updated_at=now))
+    tx.save_incident(incident.transition(IncidentState.RESTORING, now), now=now)
+    _log(
+        tx,
+        incident.incident_id,
+        "restoration_started",
+        f"every alert recovered: restoring {incident.feature} in stages "
+        f"{' → '.join(f'{s:.0%}' for s in restoration.stages)} of {restoration.unit}s"
+        f" (attempt {attempt}); {restoration.share:.0%} back on the normal path",
+        now,
+        {"share": restoration.share, "attempt": attempt, "salt": restoration.salt},
+    )
+    return True
+
+
+def under_way(guard: Guard, incident: Incident) -> bool:
+    """Whether the incident's guard is being restored in stages now."""
+    return (
+        guard.incident_id == incident.incident_id
+        and bool(guard.restoration)
+        and guard.restore_share > 0
+    )
+
+
+def abort(tx: StateTx, incident: Incident, now: datetime, why: str) -> Incident:
+    """Roll a restoration under way back (everyone on the contained path again)."""
+    guard = tx.get_guard(incident.feature)
+    if not guard.restoration or guard.restoration.get("phase") != Phase.RESTORING:
+        return incident
+    current = Restoration.from_state(guard.restoration)
+    rolled = current.step(Verdict.ROLLBACK, now)
+    tx.put_guard(replace(guard, restoration=rolled.to_state(), updated_at=now))
+    assert incident.incident_id is not None
+    _log(
+        tx,
+        incident.incident_id,
+        "restoration_rolled_back",
+        f"restoration of {incident.feature} rolled back at {current.share:.0%}: {why}",
+        now,
+        {"share": current.share, "attempt": current.attempt},
+    )
+    if can_transition(incident.state, IncidentState.CONTAINED):
+        incident = incident.transition(IncidentState.CONTAINED, now)
+        tx.save_incident(incident, now=now)
+    return incident
+
+
+class RestorationService:
+    """Judges every restoration under way at each tick, and retries rolled-back ones."""
+
+    def __init__(self, containment: Containment, telemetry: TelemetryStore) -> None:
+        self.containment = containment
+        self.telemetry = telemetry
+
+    def tick(self, tx: StateTx, now: datetime, resolve: Resolve) -> None:
+        for guard in tx.list_guards(active_only=True):
+            if not guard.restoration or guard.incident_id is None:
+                continue
+            incident = tx.get_incident(guard.incident_id, for_update=True)
+            if not incident.is_open:
+                continue
+            restoration = Restoration.from_state(guard.restoration)
+            if restoration.phase is Phase.RESTORING:
+                self._judge(tx, guard, incident, restoration, now, resolve)
+            elif restoration.phase is Phase.ROLLED_BACK:
+                self._retry(tx, incident, restoration, now)
+
+    def _judge(
+        self,
+        tx: StateTx,
+        guard: Guard,
+        incident: Incident,
+        restoration: Restoration,
+        now: datetime,
+        resolve: Resolve,
+    ) -> None:
+        assert incident.incident_id is not None
+        judgement = judge(
+            self.signals(tx, guard, incident, restoration, now), self.containment.restoration.judge
+        )
+        verdict, reason = judgement.verdict, judgement.reason
+        longest = self.containment.restoration.max_stage_s
+        waited = (now - restoration.stage_started_at).total_seconds()
+        if verdict is Verdict.HOLD and longest and waited >= longest:
+            verdict = Verdict.PROMOTE
+            reason = f"too little traffic to judge after {longest // 60} min ({reason})"
+        after = restoration.step(verdict, now)
+        if after == restoration:
+            return
+        evidence = _evidence(judgement)
+        if after.phase is Phase.ROLLED_BACK:
+            abort(tx, incident, now, reason)
+            return
+        _log(
+            tx,
+            incident.incident_id,
+            "restoration_promoted",
+            f"canary at {restoration.share:.0%}: {reason}; "
+            f"{after.share:.0%} of {after.unit}s on the normal path",
+            now,
+            {"from": restoration.share, "to": after.share, "tests": evidence},
+        )
+        if after.phase is Phase.RESTORED:
+            resolve(tx, incident.incident_id, "restored to all traffic in stages")
+        else:
+            tx.put_guard(replace(guard, restoration=after.to_state(), updated_at=now))
+
+    def _retry(
+        self, tx: StateTx, incident: Incident, restoration: Restoration, now: datetime
+    ) -> None:
+        wait = timedelta(seconds=self.containment.restoration.retry_after_s)
+        if now - restoration.stage_started_at < wait:
+            return
+        if tx.alerts(incident_id=incident.incident_id, open_only=True):
+            return  # still alarming: the detectors' recovery starts the next attempt
+        begin(tx, incident, self.containment, now)
+
+    def signals(
+        self,
+        tx: StateTx,
+        guard: Guard,
+        incident: Incident,
+        restoration: Restoration,
+        now: datetime,
+    ) -> list[Values | Rate]:
+        """The canary's and the baseline's error rate, latency and (for a scanner's incident)
+        hit rate: canary = the calls marked `restored` since the stage began (all the stage's
+        calls if none is marked); baseline = the feature's calls over `baseline_s` before the
+        incident's first alert."""
+        alerts = tx.alerts(incident_id=incident.incident_id)
+        onset = min((a.window_start for a in alerts), default=incident.detected_at)
+        base_from = onset - timedelta(seconds=self.containment.restoration.baseline_s)
+        scanners = sorted(
+            {a.signal.removeprefix(SCAN_RATE) for a in alerts if a.signal.startswith(SCAN_RATE)}
+        )
+        canary = self._canary(guard.feature, restoration, now, scanners)
+        baseline = self._baseline(guard.feature, base_from, onset, scanners)
+        found: list[Values | Rate] = [
+            Rate(
+                "error_rate",
+                canary["errors"],
+                canary["calls"],
+                baseline["errors"],
+                baseline["calls"],
+            ),
+            Values("latency_ms", canary["latency"], baseline["latency"]),
+        ]
+        for scanner in scanners:
+            found.append(
+                Rate(
+                    SCAN_RATE + scanner,
+                    canary["hits"].get(scanner, 0),
+                    canary["calls"],
+                    baseline["hits"].get(scanner, 0),
+                    baseline["calls"],
+                )
+            )
+        return found
+
+    def _canary(
+        self, feature: str, restoration: Restoration, now: datetime, scanners: list[str]
+    ) -> dict[str, Any]:
+        # User ids are pseudonymised at ingest, so fireline cannot redo the app's assignment:
+        # the app marks the calls it served on the restored path (attribute `restored`). An
+        # app that marks none is judged on all its calls of the stage: under containment only
+        # the restored share and the probes reach the model.
+        params = {
+            "feature": feature,
+            "start": _naive(restoration.stage_started_at),
+            "end": _naive(now),
+        }
+        rows = self.telemetry.query(
+            f"""SELECT {_RESTORED} AS restored, count(*),
+                       count(*) FILTER (WHERE status = 'error'),
+                       list(latency_ms) FILTER (WHERE latency_ms IS NOT NULL), list(call_id)
+                FROM calls
+                WHERE feature = $feature AND time >= $start AND time < $end
+                GROUP BY ALL""",  # noqa: S608 - constant SQL
+            params,
+        )
+        marked = [row for row in rows if row[0]]
+        chosen = marked or rows
+        latency = [float(v) for row in chosen for v in (row[3] or ())]
+        return {
+            "calls": sum(int(row[1]) for row in chosen),
+            "errors": sum(int(row[2]) for row in chosen),
+            "latency": latency[:_MAX_VALUES],
+            "hits": self._hits([str(i) for row in chosen for i in row[4]], scanners),
+        }
+
+    def _baseline(
+        self, feature: str, start: datetime, end: datetime, scanners: list[str]
+    ) -> dict[str, Any]:
+        params = {"feature": feature, "start": _naive(start), "end": _naive(end)}
+        where = "feature = $feature AND time >= $start AND time < $end"
+        ((calls, errors),) = self.telemetry.query(
+            f"SELECT count(*), count(*) FILTER (WHERE status = 'error') FROM calls WHERE {where}",  # noqa: S608
+            params,
+        )
+        latency = [
+            float(v)
+            for (v,) in self.telemetry.query(
+                f"SELECT latency_ms FROM calls WHERE {where} AND latency_ms IS NOT NULL "  # noqa: S608
+                f"ORDER BY hash(call_id) LIMIT {_MAX_VALUES}",
+                params,
+            )
+        ]
+        hits: dict[str, int] = {}
+        if scanners:
+            rows = self.telemetry.query(
+                f"""SELECT h.scanner, count(DISTINCT h.call_id) FROM scan_hits h
+                    JOIN calls c ON c.call_id = h.call_id
+                    WHERE c.{where.replace(" AND time", " AND c.time")} GROUP BY ALL""",  # noqa: S608
+                params,
+            )
+            hits = {str(s): int(n) for s, n in rows}
+        return {"calls": int(calls), "errors": int(errors), "latency": latency, "hits": hits}
+
+    def _hits(self, call_ids: list[str], scanners: list[str]) -> dict[str, int]:
+        if not scanners or not call_ids:
+            return {}
+        rows = self.telemetry.query(
+            "SELECT scanner, count(DISTINCT call_id) FROM scan_hits "
+            "WHERE call_id IN (SELECT unnest($ids)) GROUP BY ALL",
+            {"ids": call_ids},
+        )
+        return {str(s): int(n) for s, n in rows}
+
+
+def _evidence(judgement: Judgement) -> list[dict[str, Any]]:
+    return [
+        {
+            "signal": t.signal,
+            "test": t.test,
+            "canary_n": t.canary_n,
+            "baseline_n": t.baseline_n,
+            "canary": t.canary,
+            "baseline": t.baseline,
+            "p_value": t.p_value,
+            "alpha": t.alpha,
+        }
+        for t in judgement.tests
+    ]
+
+
+def _log(
+    tx: StateTx, incident_id: int, kind: str, message: str, now: datetime, data: dict[str, Any]
+) -> None:
+    tx.append_timeline(TimelineEntry(incident_id, now, RESTORE_ACTOR, kind, message, data))
+
+
+def _naive(when: datetime) -> datetime:
+    return when.astimezone(UTC).replace(tzinfo=None)
