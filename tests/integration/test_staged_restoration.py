@@ -166,8 +166,9 @@ def test_a_worse_canary_is_rolled_back_then_retried_once_the_cause_is_gone(
 
 
 def test_a_quiet_feature_is_promoted_on_bake_time_when_the_judge_lacks_data(
-    tmp_path: Path, state_url: str
+    tmp_path: Path,
 ) -> None:
+    state_url = f"sqlite:///{tmp_path / 'state.db'}"  # the store is not what this tests
     (tmp_path / "fireline.yaml").write_text(
         CONFIG.replace("retry_after_s: 600", "retry_after_s: 600\n    max_stage_s: 600")
     )
