@@ -251,6 +251,9 @@ class Fireline:
                         probe_share=0.0,
                         set_by=other.set_by,
                         updated_at=other.updated_at,
+                        # A full shutdown holds every request: no segment, no restoration.
+                        segment={},
+                        restoration=None,
                     )
             return own
 

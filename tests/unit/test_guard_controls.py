@@ -81,3 +81,23 @@ def test_controls_read_as_words_on_the_timeline() -> None:
         == " for tenant acme; throttled to 25% of requests; 1 input filter(s)"
     )
     assert describe_controls(Guard("bot")) == ""
+
+
+def test_a_full_shutdown_elsewhere_holds_a_narrowed_guard_for_every_request() -> None:
+    from fireline.clock import SimulatedClock
+    from fireline.runtime import Fireline
+
+    app = Fireline.in_memory(SimulatedClock(T0))
+    try:
+        with app.state.unit_of_work() as tx:
+            narrowed = Controls(segment={"tenant": "acme"}).apply(
+                Guard("bot", ContainmentLevel.FALLBACK, updated_at=T0)
+            )
+            tx.put_guard(narrowed)
+            tx.put_guard(Guard("platform", ContainmentLevel.FULL_SHUTDOWN, updated_at=T0))
+        guard = app.guard("bot")
+    finally:
+        app.close()
+
+    assert guard.level is ContainmentLevel.FULL_SHUTDOWN
+    assert guard.level_for({"tenant": "globex"}) is ContainmentLevel.FULL_SHUTDOWN
