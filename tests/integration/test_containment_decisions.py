@@ -99,7 +99,9 @@ def test_a_quality_incident_after_a_prompt_change_rolls_the_prompt_back_by_itsel
     with app.responding() as tx:
         tx.add_changes(
             [
-                Change("c1", T0 - timedelta(days=1), ChangeKind.PROMPT, "v6", feature="support-bot"),
+                Change(
+                    "c1", T0 - timedelta(days=1), ChangeKind.PROMPT, "v6", feature="support-bot"
+                ),
                 Change(
                     "c2",
                     T0 - timedelta(minutes=20),
@@ -132,7 +134,11 @@ def test_without_a_known_good_version_nothing_is_rolled_back() -> None:
     with app.responding() as tx:
         # The first version ever, deployed just now: nothing earlier is known good.
         tx.add_changes(
-            [Change("c1", T0 - timedelta(minutes=5), ChangeKind.PROMPT, "v1", feature="support-bot")]
+            [
+                Change(
+                    "c1", T0 - timedelta(minutes=5), ChangeKind.PROMPT, "v1", feature="support-bot"
+                )
+            ]
         )
         incident = app.incidents.on_alert(tx, an_alert(IncidentType.QUALITY, "refusal_rate", 0.3))
         kinds = [e.kind for e in tx.timeline(incident.incident_id or 0)]

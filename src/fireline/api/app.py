@@ -18,6 +18,8 @@ from fireline.api.routes import (
     guards,
     incidents,
     ingest,
+    investigation,
+    learning,
     notify,
     ofrep,
     oncall,
@@ -174,6 +176,8 @@ def create_app(
         status,
         audit,
         reviews,
+        investigation,
+        learning,
     )
     for module in routers:
         api.include_router(module.router)

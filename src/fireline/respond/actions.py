@@ -92,6 +92,11 @@ class IncidentActions:
             raise IllegalTransition(
                 f"use resolve to resolve an incident; {state} cannot be entered by hand"
             )
+        if state is IncidentState.REVIEWED:
+            raise IllegalTransition(
+                "an incident is reviewed when the commander accepts its post-incident review "
+                "(POST /api/incidents/ID/review/accept, fireline review-accept ID)"
+            )
         incident = tx.get_incident(incident_id, for_update=True)
         moved = incident.transition(state, self._now())
         tx.save_incident(moved, now=self._now())

@@ -177,6 +177,7 @@ changes = sa.Table(
 # Tables of other areas live in their own modules on the same `metadata`; importing them here
 # registers them wherever the state store's schema is used.
 from fireline.store import (  # noqa: E402, F401
+    tables_learning,
     tables_notify,
     tables_oncall,
     tables_reviews,
