@@ -6,9 +6,16 @@ import math
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.stats import norm
 
-from fireline.detect.anomaly_scores import Ring, SeasonalSurprise, nearest, robust
+from fireline.detect.anomaly_scores import (
+    Ring,
+    SeasonalSurprise,
+    likelihood,
+    nearest,
+    robust,
+    tail_p,
+    z_of,
+)
 from fireline.detect.base import (
     DEFAULT_FALSE_ALARMS_PER_30_DAYS,
     SECONDS_PER_30_DAYS,
@@ -17,7 +24,6 @@ from fireline.detect.base import (
     Window,
 )
 
-_SQRT2 = math.sqrt(2.0)
 #: Relative standard error of a MAD-based standard deviation, times sqrt(n), for Gaussian data.
 _MAD_RELATIVE_SE = 1.17
 #: The smallest p-value reported, so its logarithm stays finite.
@@ -33,14 +39,25 @@ class MetricAnomalyDetector:
     and MAD), on a log scale, is the surprise; a second one compares the means of `coarse`
     values over `pattern * coarse` values (a slower shape). Each surprise scores how far it
     beats its own largest value so far (its record, `1 - e^-excess`; 0 if it does not), or,
-    if higher, an anomaly likelihood of its recent run (`_likelihood_of`). Two more surprises
-    score their records: the change since the same time a day earlier (`SeasonalSurprise`),
-    and the distance of the mean of the latest `level_span` values to the baseline's median
-    (a level shift). `score`, in [0, 1], is the largest of these, or 1 for a value beyond
-    the range of all earlier values by more than `beyond_range` of it; 0 for the first
-    `warmup` values, and for `quiet - 1` values after a score of `quiet_score` or more (one
-    detection per anomaly). A repeated spike, a daily cycle or a noisy stretch score low
-    after their first occurrence.
+    if higher, Numenta's anomaly likelihood of its latest `likelihood_short` against the
+    previous `likelihood_window` (`anomaly_scores.likelihood`, cut at `likelihood_p`). Two
+    more surprises score their records: the change since the same time a day earlier
+    (`SeasonalSurprise`), and the distance of the mean of the latest `level_span` values to
+    the baseline's median (a level shift). `score`, in [0, 1], is the largest of these, or 1
+    for a value beyond the range of all earlier values by more than `beyond_range` of it; 0
+    for the first `warmup` values, and for `quiet - 1` values after a score of `quiet_score`
+    or more (one detection per anomaly). A repeated spike, a daily cycle or a noisy stretch
+    score low after their first occurrence.
+
+    NAB protocol (all optional, for the Numenta Anomaly Benchmark, whose runner hands these to
+    every detector): `input_min` and `input_max`, the stream's known value range, floor the
+    robust standard deviation of the pattern surprises at `range_floor` of the range, of the
+    level surprise at `level_range_floor` and of the seasonal one at `seasonal_range_floor`
+    (a flat stretch no longer makes a tiny wobble look new), and a value beyond the range of
+    all earlier values scores 1 past a margin of `range_margin` of the known range (instead of
+    `beyond_range` of the range seen); `probation`, the rows NAB leaves unscored at the start,
+    sets the quiet period to `quiet_share` of it instead of `quiet`. Without them (fireline's
+    product, which knows neither) the detector behaves as described above.
 
     Alarm (`drift_detected`): the robust z-score of the value, in `direction`, has a Gaussian
     p-value below the false-alarm budget spread over the checks of 30 days (`bucket_s` per
@@ -88,19 +105,25 @@ class MetricAnomalyDetector:
         recovery: int = 5,
         recovery_z: float = 3.0,
         relearn: int = 50,
+        input_min: float | None = None,
+        input_max: float | None = None,
+        probation: int | None = None,
+        range_floor: float = 0.015,
+        level_range_floor: float = 0.05,
+        seasonal_range_floor: float = 0.12,
+        range_margin: float = 0.03,
+        quiet_share: float = 0.2,
     ) -> None:
         if false_alarms_per_30_days <= 0:
             raise ValueError("false_alarms_per_30_days must be positive")
-        sizes = (
-            pattern,
-            patterns,
-            coarse,
-            level_span,
-            likelihood_window,
-            likelihood_short,
-        )
+        sizes = (pattern, patterns, coarse, level_span, likelihood_window, likelihood_short)
         if not 2 <= min_history <= history or min(sizes) < 1 or not 0 < likelihood_p < 1:
             raise ValueError("need 2 <= min_history <= history and positive sizes")
+        low, high = (input_min, input_max) if input_min is not None else (0.0, input_max)
+        if (input_min is None) != (input_max is None) or (high is not None and high < low):
+            raise ValueError("give both input_min <= input_max, or neither")
+        if probation is not None and probation < 0:
+            raise ValueError("probation must be a number of rows")
         self.direction = direction
         self.false_alarms_per_30_days = false_alarms_per_30_days
         self.bucket_s = bucket_s
@@ -120,6 +143,18 @@ class MetricAnomalyDetector:
         self.recovery = recovery
         self.recovery_z = recovery_z
         self.relearn = relearn
+        self.input_min = input_min
+        self.input_max = input_max
+        self.probation = probation
+        self.range_floor = range_floor
+        self.level_range_floor = level_range_floor
+        self.seasonal_range_floor = seasonal_range_floor
+        self.range_margin = range_margin
+        self.quiet_share = quiet_share
+        #: The known value range (NAB's inputMax - inputMin), 0 when not given.
+        known = 0.0 if input_min is None or input_max is None else input_max - input_min
+        self._span = known if math.isfinite(known) else 0.0
+        self._quiet = max(1, round(quiet_share * probation)) if probation else quiet
         self._values = Ring(history)
         span = pattern * coarse
         self._recent = Ring(max(span, level_span))
@@ -132,7 +167,9 @@ class MetricAnomalyDetector:
         self._records = [0.0, 0.0, 0.0, 0.0]
         self._seen = 0
         self._quiet_left = 0
-        self._seasonal = SeasonalSurprise(history, min_history)
+        self._seasonal = SeasonalSurprise(
+            history, min_history, floor=seasonal_range_floor * self._span
+        )
         self._range: list[float] = []
         self._held: list[float] = []
         self._previous: float | None = None
@@ -184,7 +221,7 @@ class MetricAnomalyDetector:
         if self._seen <= self.warmup:  # a short baseline makes everything look new
             surprises, seasonal = (0.0, 0.0, 0.0), 0.0
         score = max(
-            self._likelihood_of(ring, surprise)
+            likelihood(ring, surprise, self.likelihood_short, self.likelihood_p)
             for ring, surprise in zip(
                 (self._surprises, self._coarse_surprises), surprises[:2], strict=True
             )
@@ -196,7 +233,9 @@ class MetricAnomalyDetector:
                 self._records[k] = surprise
         if self._range:  # a value well outside the range of all values seen so far
             low, high = self._range
-            margin = self.beyond_range * (high - low)
+            margin = (
+                self.range_margin * self._span if self._span else self.beyond_range * (high - low)
+            )
             if value > high + margin or value < low - margin:
                 score = 1.0
             self._range = [min(low, value), max(high, value)]
@@ -208,7 +247,7 @@ class MetricAnomalyDetector:
             self._quiet_left -= 1
             score = 0.0
         elif score >= self.quiet_score:
-            self._quiet_left = self.quiet - 1
+            self._quiet_left = self._quiet - 1
         self._score = score
         if self._alarmed:
             self._follow_alarm(value, level_z, x)
@@ -219,26 +258,6 @@ class MetricAnomalyDetector:
             self._held.append(value)
             return
         self._learn(value)
-
-    def _likelihood_of(self, ring: Ring, surprise: float) -> float:
-        """An unlikely recent run of surprises (Numenta's anomaly likelihood), then remember it.
-
-        The mean of the latest `likelihood_short` surprises against a Gaussian of the previous
-        `likelihood_window`; its tail p-value, if below `likelihood_p`, scores
-        `log p / log 1e-12` (capped at 1), else 0.
-        """
-        score = 0.0
-        if ring.count:
-            past = ring.values()
-            mean = float(past.mean())
-            sd = math.sqrt(max(float((past * past).mean()) - mean * mean, 1e-6))
-            recent = ring.last(self.likelihood_short - 1)
-            short = (float(recent.sum()) + surprise) / (len(recent) + 1)
-            p_value = max(0.5 * math.erfc((short - mean) / sd / _SQRT2), 1e-12)
-            if p_value < self.likelihood_p:
-                score = min(1.0, math.log(p_value) / math.log(1e-12))
-        ring.push(surprise)
-        return score
 
     def _surprise_of(self, value: float) -> tuple[float, tuple[float, float, float]]:
         """The robust z-score of the value and the log surprises of the latest values.
@@ -252,14 +271,16 @@ class MetricAnomalyDetector:
         median, sd = robust(self._values.values())
         level_z = (value - median) / sd
         surprises = [0.0, 0.0, 0.0]
+        scale = max(sd, self.range_floor * self._span)  # the known range floors the spread
         if self._recent.count >= self.pattern and self._patterns.count:
-            surprises[0] = nearest(self._patterns, self._recent.last(self.pattern), sd)
+            surprises[0] = nearest(self._patterns, self._recent.last(self.pattern), scale)
         span = self.pattern * self.coarse
         if self._recent.count >= span and self._coarse_patterns.count:
             latest = self._coarsen(self._recent.last(span))
-            surprises[1] = nearest(self._coarse_patterns, latest, sd)
+            surprises[1] = nearest(self._coarse_patterns, latest, scale)
         level = float(self._recent.last(self.level_span).mean())
-        surprises[2] = math.log1p(abs(level - median) / sd)
+        scale = max(sd, self.level_range_floor * self._span)
+        surprises[2] = math.log1p(abs(level - median) / scale)
         return level_z, (surprises[0], surprises[1], surprises[2])
 
     def _coarsen(self, values: np.ndarray) -> np.ndarray:
@@ -273,11 +294,7 @@ class MetricAnomalyDetector:
         so a baseline of few values does not make ordinary values look extreme.
         """
         level_z /= 1.0 + _MAD_RELATIVE_SE / math.sqrt(max(self._values.count, 1))
-        if self.direction is Direction.UP:
-            return 0.5 * math.erfc(level_z / _SQRT2)
-        if self.direction is Direction.DOWN:
-            return 0.5 * math.erfc(-level_z / _SQRT2)
-        return math.erfc(abs(level_z) / _SQRT2)
+        return tail_p(level_z, self.direction)
 
     def _learn(self, value: float) -> None:
         """Add a value, and the pattern that ended `pattern` values ago, to the baseline."""
@@ -296,7 +313,7 @@ class MetricAnomalyDetector:
             "baseline": float(np.median(self._values.values())),
             "current": value,
             "statistic": level_z,
-            "threshold": _z_of(self.alpha, self.direction),
+            "threshold": z_of(self.alpha, self.direction),
             "p_value": p_value,
             "window_start": x.start.isoformat(),
             "window_end": x.end.isoformat(),
@@ -380,8 +397,3 @@ class MetricAnomalyDetector:
             "coarse_patterns": self._coarse_patterns,
             "coarse_surprises": self._coarse_surprises,
         }
-
-
-def _z_of(alpha: float, direction: Direction) -> float:
-    """The |z-score| whose Gaussian tail (both tails when watching both ways) is `alpha`."""
-    return float(norm.isf(alpha if direction is not Direction.BOTH else alpha / 2))
