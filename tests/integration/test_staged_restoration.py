@@ -190,3 +190,51 @@ def test_a_quiet_feature_is_promoted_on_bake_time_when_the_judge_lacks_data(
         assert "too little traffic to judge" in promoted[0].message
     finally:
         app.close()
+
+
+def test_all_traffic_waits_for_the_incidents_regression_evals_when_required(
+    tmp_path: Path,
+) -> None:
+    from fireline.respond.restoring import record_evals_run
+
+    (tmp_path / "fireline.yaml").write_text(
+        CONFIG.replace("retry_after_s: 600", "retry_after_s: 600\n    require_evals: true")
+    )
+    clock = SimulatedClock(T0)
+    app = Fireline(
+        Settings(data_dir=tmp_path, state_url=f"sqlite:///{tmp_path / 'state.db'}"),
+        clock=clock,
+        lateness_s=0,
+    )
+    rng = np.random.default_rng(11)
+    try:
+        incident_id = outage(app, clock, rng)
+        for _ in range(90):
+            serve_minute(app, clock, rng, error_rate=0.01)
+            app.tick()
+            if "restoration_waiting" in kinds(app, incident_id):
+                break
+        assert app.guard("support-bot").restore_share == 0.5
+        with app.acting() as tx:
+            failed = record_evals_run(
+                tx, incident_id, pass_rate=0.8, cases=25, min_pass_rate=1.0,
+                target="http://127.0.0.1:9/v1", actor="ci", at=clock.now(),
+            )  # fmt: skip
+        serve_minute(app, clock, rng, error_rate=0.01)
+        app.tick()
+        assert not failed
+        assert app.list_incidents(open_only=True) != []
+
+        with app.acting() as tx:
+            passed = record_evals_run(
+                tx, incident_id, pass_rate=1.0, cases=25, min_pass_rate=1.0,
+                target="http://127.0.0.1:9/v1", actor="ci", at=clock.now(),
+            )  # fmt: skip
+        serve_minute(app, clock, rng, error_rate=0.01)
+        app.tick()
+        assert passed
+        [incident] = app.list_incidents()
+        assert incident.state is IncidentState.RESOLVED
+        assert kinds(app, incident_id).count("restoration_waiting") == 1
+    finally:
+        app.close()

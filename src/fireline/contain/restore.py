@@ -64,6 +64,9 @@ class RestorationSettings(BaseModel):
     #: A stage still short of data after this long is promoted on its bake time alone (the
     #: detectors still watch every call); 0 holds until the judge has its data.
     max_stage_s: Annotated[int, Field(ge=0)] = 7200
+    #: Hold the last step (all traffic) until the incident's regression evals have passed
+    #: (`fireline eval run CASES --incident ID` records the run on the timeline).
+    require_evals: bool = False
     #: After a rolled-back restoration, wait this long before trying again.
     retry_after_s: Annotated[int, Field(ge=0)] = 1800
     #: A stage lasts at least this long before it is promoted (its bake time).

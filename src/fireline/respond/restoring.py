@@ -19,6 +19,8 @@ from fireline.store.state import StateTx
 from fireline.store.telemetry import TelemetryStore
 
 RESTORE_ACTOR = "policy:restoration"
+#: The timeline entry of a regression eval run on an incident (`data.passed`, `data.pass_rate`).
+EVALS_RUN = "evals_run"
 #: Levels that take users off the normal path, and so are given back in stages. A full
 #: shutdown (5) is lifted by a person; a warning (1) changes no path.
 STAGED_LEVELS = (
@@ -76,6 +78,35 @@ def begin(tx: StateTx, incident: Incident, containment: Containment, now: dateti
         {"share": restoration.share, "attempt": attempt, "salt": restoration.salt},
     )
     return True
+
+
+def record_evals_run(
+    tx: StateTx,
+    incident_id: int,
+    *,
+    pass_rate: float,
+    cases: int,
+    min_pass_rate: float,
+    target: str,
+    actor: str,
+    at: datetime,
+) -> bool:
+    """Put a regression eval run on the incident's timeline (what the last restoration step
+    waits for when `require_evals` is set); whether it passed."""
+    tx.get_incident(incident_id)
+    passed = cases > 0 and pass_rate >= min_pass_rate
+    tx.append_timeline(
+        TimelineEntry(
+            incident_id,
+            at,
+            actor,
+            EVALS_RUN,
+            f"regression evals against {target}: {pass_rate:.0%} of {cases} cases passed "
+            f"(needed {min_pass_rate:.0%}): {'passed' if passed else 'failed'}",
+            {"passed": passed, "pass_rate": pass_rate, "cases": cases, "target": target},
+        )
+    )
+    return passed
 
 
 def under_way(guard: Guard, incident: Incident) -> bool:
@@ -150,6 +181,8 @@ class RestorationService:
             verdict = Verdict.PROMOTE
             reason = f"too little traffic to judge after {longest // 60} min ({reason})"
         after = restoration.step(verdict, now)
+        if after.phase is Phase.RESTORED and not self._evals_allow(tx, incident, restoration, now):
+            return
         if after == restoration:
             return
         evidence = _evidence(judgement)
@@ -169,6 +202,37 @@ class RestorationService:
             resolve(tx, incident.incident_id, "restored to all traffic in stages")
         else:
             tx.put_guard(replace(guard, restoration=after.to_state(), updated_at=now))
+
+    def _evals_allow(
+        self, tx: StateTx, incident: Incident, restoration: Restoration, now: datetime
+    ) -> bool:
+        """Whether the last step may go ahead: no evals required, or the newest eval run
+        recorded on the incident's timeline since this attempt began passed. Says once per
+        attempt that it is waiting."""
+        if not self.containment.restoration.require_evals:
+            return True
+        assert incident.incident_id is not None
+        timeline = tx.timeline(incident.incident_id)
+        started = max(
+            (e.at for e in timeline if e.kind == "restoration_started"),
+            default=incident.detected_at,
+        )
+        runs = [e for e in timeline if e.kind == EVALS_RUN and e.at >= started]
+        if runs and runs[-1].data.get("passed") is True:
+            return True
+        waiting = any(e.kind == "restoration_waiting" and e.at >= started for e in timeline)
+        if not waiting:
+            _log(
+                tx,
+                incident.incident_id,
+                "restoration_waiting",
+                f"canary at {restoration.share:.0%} is healthy; all traffic waits for the "
+                f"incident's regression evals to pass (fireline eval run CASES --incident "
+                f"{incident.incident_id})",
+                now,
+                {"share": restoration.share},
+            )
+        return False
 
     def _retry(
         self, tx: StateTx, incident: Incident, restoration: Restoration, now: datetime
