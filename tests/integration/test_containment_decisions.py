@@ -162,3 +162,16 @@ containment:
 
     assert facts[0].data["strategy"] == "forward_fix"
     app.close()
+
+
+def test_an_incident_confined_to_one_tenant_is_contained_for_that_tenant_only() -> None:
+    from dataclasses import replace
+
+    alert = replace(an_alert(IncidentType.QUALITY, "refusal_rate", 0.3), segment={"tenant": "acme"})
+    app, _ = fire("", alert)
+    guard = app.guard("support-bot")
+
+    assert guard.level is ContainmentLevel.FALLBACK
+    assert guard.segment == {"tenant": "acme"}
+    assert guard.level_for({"tenant": "globex"}) is ContainmentLevel.NONE
+    app.close()

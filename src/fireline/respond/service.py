@@ -8,28 +8,21 @@ from datetime import datetime, timedelta
 
 from fireline.clock import Clock
 from fireline.contain.config import Containment
-from fireline.contain.policy import Facts as ContainmentFacts
-from fireline.contain.policy import decide
 from fireline.detect.base import SignalKind
-from fireline.detect.catalog import SCAN_RATE, signal_named
+from fireline.detect.catalog import signal_named
 from fireline.detect.engine import TickResult
 from fireline.domain.alert import Alert, Level, Recovery
 from fireline.domain.guard import ContainmentLevel, Guard
 from fireline.domain.incident import Incident, IncidentState, TimelineEntry, can_transition
 from fireline.domain.policy import classify
 from fireline.domain.severity import Severity, response_due
-from fireline.domain.telemetry import Change, ChangeKind
 from fireline.errors import IllegalTransition
 from fireline.notify.message import Event
 from fireline.respond import restoring
-from fireline.respond.rollback import PINNABLE, registry_for, roll_back
+from fireline.respond.containing import POLICY_ACTOR, contain
 from fireline.store.state import StateTx
 from fireline.triage.grading import Facts, Grade, fingerprint, grade, impact
 from fireline.triage.policy import Triage
-
-POLICY_ACTOR = "policy:default"
-#: Signals of scanners that look at inputs: their incidents are confined to an input pattern.
-INPUT_PATTERN_SIGNALS = frozenset({SCAN_RATE + "injection"})
 
 #: Tells people of an incident event (the notifications outbox), in the same transaction.
 Notify = Callable[[StateTx, Incident, Event], None]
@@ -322,111 +315,8 @@ class IncidentService:
         return None, ""
 
     def _contain(self, tx: StateTx, incident: Incident) -> Incident:
-        """Apply the containment policy: set the level it may set alone if it is stronger
-        than the guard in place; a stronger level that needs the commander is proposed on
-        the timeline (once per level)."""
-        assert incident.incident_id is not None
-        now = self._clock.now()
-        suspect = self._suspect_change(tx, incident)
-        target = self._rollback_target(tx, incident, suspect, now)
-        facts = ContainmentFacts(
-            incident_type=incident.type,
-            severity=incident.severity,
-            nist=incident.nist,
-            profile=self.triage.profile(incident.feature),
-            explained_by_change=suspect is not None,
-            known_good_available=target is not None,
-            confined_to_input_pattern=self._input_pattern_only(tx, incident),
-        )
-        decision = decide(facts, self.containment)
-        if (
-            decision.strategy == "rollback"
-            and decision.strategy_automatic
-            and suspect is not None
-            and target is not None
-            and tx.get_guard(incident.feature).routing.get(suspect.kind) != target
-        ):
-            roll_back(
-                tx,
-                incident.feature,
-                suspect.kind,
-                actor=POLICY_ACTOR,
-                reason=f"suspected change {suspect.kind} {suspect.version} at "
-                f"{suspect.time.isoformat()} explains the incident: {decision.reason}",
-                now=now,
-                min_healthy_minutes=self.containment.rollback.min_healthy_minutes,
-            )
-        if not decision.automatic and decision.level > tx.get_guard(incident.feature).level:
-            proposed = f"level {int(decision.level)}"
-            already = any(
-                e.kind == "containment_proposed" and e.data.get("level") == int(decision.level)
-                for e in tx.timeline(incident.incident_id)
-            )
-            if not already:
-                self._log(
-                    tx,
-                    incident.incident_id,
-                    POLICY_ACTOR,
-                    "containment_proposed",
-                    f"{proposed} ({decision.level.description}) proposed, needs the commander: "
-                    f"{decision.reason}; strategy {decision.strategy}",
-                    {"level": int(decision.level), "strategy": str(decision.strategy)},
-                )
-        level = decision.automatic_level
-        if level is None or tx.get_guard(incident.feature).level >= level:
-            return incident
-        probe_share = decision.probe_share if level >= ContainmentLevel.FEATURE_DISABLED else 0.0
-        reason = f"{incident.severity} {incident.type} incident: {decision.reason}"
-        tx.put_guard(
-            Guard(
-                feature=incident.feature,
-                level=level,
-                reason=reason,
-                incident_id=incident.incident_id,
-                probe_share=probe_share,
-                set_by=POLICY_ACTOR,
-                updated_at=now,
-                routing=tx.get_guard(incident.feature).routing,
-            )
-        )
-        self._log(
-            tx,
-            incident.incident_id,
-            POLICY_ACTOR,
-            "guard_set",
-            f"guard of {incident.feature} set to level {int(level)} "
-            f"({level.description}): {reason}",
-            {"level": int(level), "probe_share": probe_share, "strategy": str(decision.strategy)},
-        )
-        if can_transition(incident.state, IncidentState.CONTAINED):
-            incident = incident.transition(IncidentState.CONTAINED, now)
-        return incident
-
-    def _rollback_target(
-        self, tx: StateTx, incident: Incident, suspect: Change | None, now: datetime
-    ) -> str | None:
-        """The last known good version of the suspected change's kind, if it can be pinned."""
-        if suspect is None or suspect.kind not in PINNABLE:
-            return None
-        registry = registry_for(
-            tx,
-            incident.feature,
-            now,
-            min_healthy_minutes=self.containment.rollback.min_healthy_minutes,
-        )
-        return registry.rollback_target(incident.feature, ChangeKind(suspect.kind))
-
-    def _input_pattern_only(self, tx: StateTx, incident: Incident) -> bool:
-        """Whether every alert of the incident comes from an input scanner (the harm shows only
-        for inputs of a kind: a filter on inputs can hold it)."""
-        signals = {a.signal for a in tx.alerts(incident_id=incident.incident_id)}
-        return bool(signals) and signals <= INPUT_PATTERN_SIGNALS
-
-    def _suspect_change(self, tx: StateTx, incident: Incident) -> Change | None:
-        """The newest change to the feature (or to every feature) shortly before detection."""
-        since = incident.detected_at - timedelta(seconds=self.triage.change_window_s)
-        found = tx.list_changes(feature=incident.feature, since=since, until=incident.detected_at)
-        return found[0] if found else None
+        """Apply the containment policy (see `respond/containing.py`)."""
+        return contain(tx, incident, self.triage, self.containment, self._clock.now())
 
     def _log(
         self,
