@@ -23,8 +23,9 @@ from fireline.oncall.service import OutgoingPage, PagingService
 from fireline.oncall.wiring import link_key
 from fireline.respond.actions import IncidentActions
 from fireline.respond.breakers import BreakerService
+from fireline.respond.containing import POLICY_ACTOR
 from fireline.respond.restoring import RestorationService
-from fireline.respond.service import POLICY_ACTOR, IncidentService
+from fireline.respond.service import IncidentService
 from fireline.scan.runner import ScanService
 from fireline.settings import Settings
 from fireline.status.service import StatusService, status_service

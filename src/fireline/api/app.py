@@ -15,6 +15,7 @@ from fireline.api.routes import (
     alertmanager,
     audit,
     changes,
+    evals,
     guards,
     incidents,
     ingest,
@@ -178,6 +179,7 @@ def create_app(
         reviews,
         investigation,
         learning,
+        evals,
     )
     for module in routers:
         api.include_router(module.router)

@@ -4,6 +4,7 @@
 from fireline.cli import (
     admin,
     drills,
+    evals,
     incidents,
     ingest,
     investigation,
@@ -21,6 +22,7 @@ __all__ = [
     "admin",
     "app",
     "drills",
+    "evals",
     "incidents",
     "ingest",
     "investigation",

@@ -82,7 +82,13 @@ def incident(
             {
                 **_incident_dict(found),
                 "timeline": [
-                    {"at": e.at, "actor": e.actor, "kind": e.kind, "message": e.message}
+                    {
+                        "at": e.at,
+                        "actor": e.actor,
+                        "kind": e.kind,
+                        "message": e.message,
+                        "data": dict(e.data),
+                    }
                     for e in entries
                 ],
             }

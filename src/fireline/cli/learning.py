@@ -175,14 +175,23 @@ def review_draft(
     html: Annotated[bool, typer.Option("--html", help="HTML instead of Markdown")] = False,
     out: Annotated[Path | None, typer.Option(help="Write to this file")] = None,
 ) -> None:
-    """Draft the post-incident review of a resolved incident."""
+    """Draft the post-incident review of a resolved incident. With --out, a Markdown draft's
+    plot of the alerting signal is written next to it (NAME-signal.svg); HTML embeds it."""
+    plot = None if out is None else out.with_name(f"{out.stem}-signal.svg")
     with open_fireline() as instance:
-        text = LearningService(instance).review(incident_id, html=html)
+        service = LearningService(instance)
+        if html or plot is None:
+            text, svg = service.review(incident_id, html=html), None
+        else:
+            text, svg = service.review_files(incident_id, plot_name=plot.name)
     if out is None:
         sys.stdout.write(text)
         return
     out.write_text(text, encoding="utf-8")
     console.print(f"wrote {out}", markup=False, highlight=False)
+    if svg is not None and plot is not None:
+        plot.write_text(svg, encoding="utf-8")
+        console.print(f"wrote {plot}", markup=False, highlight=False)
 
 
 @app.command("review-accept")

@@ -1,5 +1,6 @@
-"""A small dependency-free SVG line chart, for metric trends (no plotting library is a
-dependency of fireline). Every text is escaped; the output is a complete SVG document."""
+"""A small dependency-free SVG line chart, for metric trends and the review's signal plot (no
+plotting library is a dependency of fireline). Every text is escaped; the output is a complete
+SVG document."""
 
 from __future__ import annotations
 
@@ -17,6 +18,16 @@ class Point:
 
     label: str
     value: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    """A labelled vertical line at `position`, in units of the points' index (0 is the first
+    point; fractions fall between points)."""
+
+    label: str
+    position: float
+    colour: str = "#555"
 
 
 def _nice_max(value: float) -> float:
@@ -42,8 +53,16 @@ def _number(value: float) -> str:
     return f"{value:.3g}"
 
 
-def line_chart(title: str, points: Sequence[Point], *, unit: str = "") -> str:
-    """An SVG line chart of `points` with a title, a y axis of 5 ticks and x labels."""
+def line_chart(
+    title: str,
+    points: Sequence[Point],
+    *,
+    unit: str = "",
+    marks: Sequence[Mark] = (),
+    dots: bool = True,
+) -> str:
+    """An SVG line chart of `points` with a title, a y axis of 5 ticks and x labels; `marks`
+    are drawn as labelled vertical lines, and `dots=False` leaves out the points' circles."""
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     known = [p.value for p in points if p.value is not None]
     top = _nice_max(max(known) if known else 0.0)
@@ -85,6 +104,8 @@ def line_chart(title: str, points: Sequence[Point], *, unit: str = "") -> str:
             segments.append([])
             continue
         segments[-1].append(f"{x(i):.1f},{y(point.value):.1f}")
+        if not dots:
+            continue
         parts.append(
             f'<circle cx="{x(i):.1f}" cy="{y(point.value):.1f}" r="3" fill="#c0392b">'
             f"<title>{escape(point.label)}: {escape(_number(point.value) + unit)}</title></circle>"
@@ -95,6 +116,19 @@ def line_chart(title: str, points: Sequence[Point], *, unit: str = "") -> str:
                 f'<polyline points="{" ".join(segment)}" fill="none" stroke="#c0392b" '
                 'stroke-width="2"/>'
             )
+    for n, mark in enumerate(marks):
+        mx = LEFT + (mark.position * step_x if len(points) > 1 else plot_w / 2)
+        if not LEFT <= mx <= WIDTH - RIGHT:
+            continue
+        label_y = TOP + 12 + 12 * (n % 4)  # staggered, so marks close together stay legible
+        parts.append(
+            f'<line x1="{mx:.1f}" y1="{TOP}" x2="{mx:.1f}" y2="{TOP + plot_h}" '
+            f'stroke="{escape(mark.colour)}" stroke-dasharray="4 3"/>'
+        )
+        parts.append(
+            f'<text x="{mx + 3:.1f}" y="{label_y}" fill="{escape(mark.colour)}">'
+            f"{escape(mark.label)}</text>"
+        )
     if not known:
         parts.append(
             f'<text x="{WIDTH / 2}" y="{TOP + plot_h / 2}" text-anchor="middle" fill="#888">'
@@ -104,5 +138,23 @@ def line_chart(title: str, points: Sequence[Point], *, unit: str = "") -> str:
         f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{WIDTH - RIGHT}" y2="{TOP + plot_h}" '
         'stroke="#333"/>'
     )
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def stacked(charts: Sequence[str]) -> str:
+    """Charts of `line_chart` one above the other, as one SVG document."""
+    if len(charts) == 1:
+        return charts[0]
+    height = HEIGHT * len(charts)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height}" '
+        f'viewBox="0 0 {WIDTH} {height}">'
+    ]
+    for i, chart in enumerate(charts):
+        inner = chart.replace(
+            '<svg xmlns="http://www.w3.org/2000/svg" ', f'<svg y="{i * HEIGHT}" ', 1
+        )
+        parts.append(inner.rstrip("\n"))
     parts.append("</svg>")
     return "\n".join(parts) + "\n"

@@ -14,8 +14,10 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
 from fireline.api.deps import FirelineDep, require
 from fireline.clock import as_utc
 from fireline.domain.access import Permission
+from fireline.errors import NotFound
 from fireline.learn.actions import ActionCategory, ActionChange, ActionItem, ActionStatus
 from fireline.learn.metrics import Period
+from fireline.learn.review import signal_plot
 from fireline.learn.service import LearningService
 from fireline.learn.trend import TrendSeries, trend_svg
 
@@ -203,6 +205,21 @@ async def get_review(
     if html:
         return HTMLResponse(text)
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+
+
+@router.get(
+    "/api/incidents/{incident_id}/review/signal.svg",
+    response_class=Response,
+    dependencies=[require(Permission.READ_INCIDENTS)],
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+async def get_review_signal(incident_id: IncidentId, instance: FirelineDep) -> Response:
+    """The review draft's plot of the alerting signal (404 when there is nothing to plot)."""
+    facts = await run_in_threadpool(LearningService(instance).review_draft, incident_id)
+    svg = signal_plot(facts)
+    if svg is None:
+        raise NotFound(f"incident {incident_id} has no signal plot: {facts.signals_problem}")
+    return Response(svg, media_type="image/svg+xml")
 
 
 @router.post("/api/incidents/{incident_id}/review/accept", status_code=204)
