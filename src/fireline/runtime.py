@@ -207,7 +207,8 @@ class Fireline:
         """Scan the calls not scanned yet, then run detection up to the clock's now and
         respond to what it found, in one transaction."""
         now = self.clock.now()
-        self.scans.catch_up(now)
+        # Monitoring tightened: every call of a contained feature is scanned, not a sample.
+        self.scans.catch_up(now, every_call_of=self._contained_features())
         with self._tick_lock, self.state.unit_of_work() as tx:
             result = self.engine.tick(now, tx)
             self.incidents.handle(tx, result)
@@ -229,6 +230,12 @@ class Fireline:
                 incident = tx.get_incident(reminder.clock.incident_id)
                 self._notify(tx, incident, Event.UPDATE_DUE)
         return result
+
+    def _contained_features(self) -> list[str]:
+        if self.config.scanners.rate >= 1.0:
+            return []  # every call is scanned anyway
+        with self.state.unit_of_work(read_only=True) as tx:
+            return [g.feature for g in tx.list_guards(active_only=True)]
 
     @contextmanager
     def responding(self) -> Iterator[StateTx]:

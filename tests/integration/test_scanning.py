@@ -269,3 +269,46 @@ def test_configured_scanner_settings_reach_the_scanners() -> None:
     assert [h.detail for h in app.scans.store.hits_of("x")] == [""]
     assert isinstance(Config().scanners, Scanning)
     app.close()
+
+
+def test_a_contained_feature_has_every_call_scanned_while_rates_stay_on_the_sample(
+    deployment: tuple[Fireline, SimulatedClock],
+) -> None:
+    from fireline.detect.signals import SignalReader
+    from fireline.domain.guard import ContainmentLevel, Guard
+
+    app, clock = deployment
+    app.config = parse_config("scanners: {mode: sampled, sample_rate: 0.1}")  # type: ignore[misc]
+    calls = [
+        Call(
+            call_id=f"{feature}-{i}",
+            time=T0 + timedelta(seconds=i % 600),
+            feature=feature,
+            output_text="Write to jane.doe@example.com",
+        )
+        for feature in ("contained", "normal")
+        for i in range(2_000)
+    ]
+    app.ingest.ingest_calls(calls)
+    clock.advance(3_600)
+    with app.state.unit_of_work() as tx:
+        tx.put_guard(Guard("contained", ContainmentLevel.WARN, updated_at=clock.now()))
+
+    app.tick()
+
+    scanned = dict.fromkeys(("contained", "normal"), 0)
+    for hit in app.scans.store.list_hits(limit=10_000):
+        scanned[hit.call_id.split("-")[0]] += 1
+    assert scanned["contained"] == 2_000  # every call: monitoring tightened
+    assert 100 <= scanned["normal"] <= 300  # the 10 % sample
+    reader = SignalReader(app.telemetry, app.config.detection, scanners=["pii"], scan_rate=0.1)
+    series = reader.read(T0, T0 + timedelta(minutes=10))
+    rates = [
+        w.total / w.n
+        for key, windows in series.items()
+        if key.feature == "contained" and key.signal == "scan.pii" and not key.segment
+        for w in windows.values()
+        if w.n
+    ]
+    assert rates
+    assert all(rate == 1.0 for rate in rates)  # hits / sampled calls, not more

@@ -308,11 +308,12 @@ class SignalReader:
         self, series: Series, params: dict[str, Any], scanned: dict[tuple[str, int, str], int]
     ) -> None:
         """`scan.<scanner>`: of the calls of the scan sample (counted by `_calls`), the share
-        with hits of each scanner (every tick scans what is new before detection reads it)."""
+        with hits of each scanner (every tick scans what is new before detection reads it);
+        hits of calls scanned beyond the sample (a contained feature's) are not counted."""
         hits_sql = f"""
             WITH h AS (
                 SELECT DISTINCT call_id, scanner FROM scan_hits
-                WHERE time >= $start AND time < $end
+                WHERE time >= $start AND time < $end AND {in_sample("$cut")}
             ), c AS (
                 SELECT c.feature,
                        CAST(floor(epoch(c.time) / $bucket) AS BIGINT) * $bucket AS bucket,
@@ -325,7 +326,7 @@ class SignalReader:
         """  # noqa: S608 - only constant SQL and validated names are formatted in
         hits: dict[tuple[str, int, str, str], int] = {
             (str(f), int(b), str(s), str(k)): int(n)
-            for f, b, s, k, n in self._rows(hits_sql, params)
+            for f, b, s, k, n in self._rows(hits_sql, {**params, "cut": sample_cut(self.scan_rate)})
         }
         for (feature, bucket, segment), count in scanned.items():
             if not count:

@@ -102,10 +102,16 @@ class ScanService:
         report.hits.update(f"{h.scanner}/{h.kind}" for hits in found for h in hits)
         return report
 
-    def catch_up(self, now: datetime, *, max_calls: int | None = None) -> ScanReport:
-        """Scan the calls stored since the last round (of the sample), in the order they were
-        stored, late ones included; the first round starts at calls of the horizon before
-        `now`."""
+    def catch_up(
+        self,
+        now: datetime,
+        *,
+        max_calls: int | None = None,
+        every_call_of: Sequence[str] = (),
+    ) -> ScanReport:
+        """Scan the calls stored since the last round (of the sample, and every call of the
+        features in `every_call_of`), in the order they were stored, late ones included; the
+        first round starts at calls of the horizon before `now`."""
         report = ScanReport()
         if not self.scanners:
             return report
@@ -116,7 +122,9 @@ class ScanService:
                 limit = (
                     self.batch_size if max_calls is None else min(self.batch_size, max_calls - read)
                 )
-                calls, upto = self.store.pending(since, sample_rate=self.settings.rate, limit=limit)
+                calls, upto = self.store.pending(
+                    since, sample_rate=self.settings.rate, limit=limit, every_call_of=every_call_of
+                )
                 if upto is None:
                     break
                 self.scan_calls(calls, report, upto=upto)

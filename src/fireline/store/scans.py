@@ -116,22 +116,36 @@ class ScanStore:
     # -- calls to scan ---------------------------------------------------------------------
 
     def pending(
-        self, since: datetime, *, sample_rate: float = 1.0, limit: int = 2_000
+        self,
+        since: datetime,
+        *,
+        sample_rate: float = 1.0,
+        limit: int = 2_000,
+        every_call_of: Sequence[str] = (),
     ) -> tuple[list[Call], int | None]:
         """The next calls to scan, in the order they were stored, and the rowid the cursor
         moves to once they are recorded (None: nothing new).
 
         Of the next `limit` stored calls, only those of the sample are returned (the same
-        calls whenever asked). The first time, scanning starts at calls of event time
-        `since` or later, so a store full of history is not scanned from its beginning.
+        calls whenever asked), and every call of the features in `every_call_of` (contained
+        ones: monitoring tightened; detection's rates stay on the sample). The first time,
+        scanning starts at calls of event time `since` or later, so a store full of history
+        is not scanned from its beginning.
         """
         cursor = self.cursor(since)
         self.first_cursor = cursor if self.stored_cursor() is None else None
         sql = f"""
-            SELECT rowid, {in_sample("$cut")} AS sampled, {", ".join(_CALL_FIELDS)} FROM calls
+            SELECT rowid, {in_sample("$cut")} OR list_contains($every, feature) AS sampled,
+                   {", ".join(_CALL_FIELDS)}
+            FROM calls
             WHERE rowid > $cursor ORDER BY rowid LIMIT $limit
         """  # noqa: S608 - constant column names
-        params = {"cursor": cursor, "limit": limit, "cut": sample_cut(sample_rate)}
+        params = {
+            "cursor": cursor,
+            "limit": limit,
+            "cut": sample_cut(sample_rate),
+            "every": list(every_call_of),
+        }
         rows = self.telemetry.query(sql, params)
         if not rows:
             return [], None
