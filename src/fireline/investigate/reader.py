@@ -11,6 +11,7 @@ from typing import Any
 from fireline.investigate.predicates import SignalPredicate, segment_condition, why
 from fireline.investigate.segments import ValueCount
 from fireline.investigate.suspects import Concentration
+from fireline.investigate.topics import MAX_CHARS, MAX_INPUTS
 from fireline.store.telemetry import TelemetryStore
 
 #: The columns compared between affected and baseline calls.
@@ -193,6 +194,30 @@ class TelemetryReader:
         rows = self._rows(sql, {**params, "key_pattern": _ATTRIBUTE_KEY})
         return {(str(d), str(v)): int(n) for d, v, n in rows}
 
+    def texts(self, where: str, params: dict[str, Any], limit: int) -> list[str]:
+        """The start of the input texts of at most `limit` of the calls `where` selects (a
+        sample that is the same on every read: in order of a hash of the call id)."""
+        sql = (
+            f"SELECT substr(input_text, 1, {MAX_CHARS}) FROM calls WHERE {where} "  # noqa: S608 - constant SQL
+            "AND input_text IS NOT NULL AND input_text <> '' "
+            "ORDER BY hash(call_id), call_id LIMIT $input_limit"
+        )
+        return [str(row[0]) for row in self._rows(sql, {**params, "input_limit": limit})]
+
+    def inputs(
+        self,
+        scope: Scope,
+        onset: datetime,
+        end: datetime,
+        baseline: timedelta,
+        limit: int = MAX_INPUTS,
+    ) -> tuple[list[str], list[str]]:
+        """Input texts (a sample of at most `limit` each) of affected calls in [onset, end)
+        and of the feature's calls in the `baseline` before the onset."""
+        where, params = scope.where(onset, end, failing=True)
+        base_where, base = _baseline(scope, onset, baseline)
+        return self.texts(where, params, limit), self.texts(base_where, base, limit)
+
     def counts(
         self, scope: Scope, onset: datetime, end: datetime, baseline: timedelta
     ) -> tuple[list[ValueCount], int, int]:
@@ -200,8 +225,7 @@ class TelemetryReader:
         `baseline` before the onset, and the two totals."""
         where, params = scope.where(onset, end, failing=True)
         affected = self.value_counts(where, params)
-        base = {"feature": scope.feature, "start": naive(onset - baseline), "end": naive(onset)}
-        base_where = "feature = $feature AND time >= $start AND time < $end"
+        base_where, base = _baseline(scope, onset, baseline)
         before = self.value_counts(base_where, base)
         total = self.blast(scope, onset, end)[0]
         sql = f"SELECT count(*) FROM calls WHERE {base_where}"  # noqa: S608 - constant SQL
@@ -238,3 +262,9 @@ class TelemetryReader:
             "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name", {"name": "documents"}
         )
         return bool(rows and rows[0][0])
+
+
+def _baseline(scope: Scope, onset: datetime, baseline: timedelta) -> tuple[str, dict[str, Any]]:
+    """SQL and parameters for the feature's calls in the `baseline` before the onset."""
+    params = {"feature": scope.feature, "start": naive(onset - baseline), "end": naive(onset)}
+    return "feature = $feature AND time >= $start AND time < $end", params

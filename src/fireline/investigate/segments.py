@@ -15,12 +15,16 @@ ALPHA = 0.05
 
 @dataclass(frozen=True, slots=True)
 class ValueCount:
-    """How many affected and baseline calls have one value of one attribute."""
+    """How many affected and baseline calls have one value of one attribute; `affected_total`
+    and `baseline_total`, when given, are the calls it is out of (when not all calls could
+    have a value of the attribute, such as the topic of an input text)."""
 
     dimension: str
     value: str
     affected: int
     baseline: int
+    affected_total: int | None = None
+    baseline_total: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +54,8 @@ def in_common(
     min_count: int = MIN_COUNT,
 ) -> list[SegmentFinding]:
     """Values with at least `min_count` affected calls, most significant first (BH-corrected
-    one-sided Fisher tests over all values tested).
+    one-sided Fisher tests over all values tested). Each value is out of its own totals if it
+    has them, else out of `affected_total` and `baseline_total`.
 
     >>> found = in_common(
     ...     [ValueCount("tenant", "acme", 30, 25), ValueCount("tenant", "globex", 0, 75)],
@@ -60,8 +65,16 @@ def in_common(
     [('acme', 4.0, True)]
     """
     tested = [c for c in counts if c.affected >= min_count]
+    totals = [
+        (
+            affected_total if c.affected_total is None else c.affected_total,
+            baseline_total if c.baseline_total is None else c.baseline_total,
+        )
+        for c in tested
+    ]
     p_values = [
-        fisher_greater(c.affected, affected_total, c.baseline, baseline_total) for c in tested
+        fisher_greater(c.affected, total, c.baseline, base)
+        for c, (total, base) in zip(tested, totals, strict=True)
     ]
     q_values = benjamini_hochberg(p_values)
     found = [
@@ -70,12 +83,12 @@ def in_common(
             value=c.value,
             affected=c.affected,
             baseline=c.baseline,
-            share_affected=share(c.affected, affected_total),
-            share_baseline=share(c.baseline, baseline_total),
-            lift=lift(c.affected, affected_total, c.baseline, baseline_total),
+            share_affected=share(c.affected, total),
+            share_baseline=share(c.baseline, base),
+            lift=lift(c.affected, total, c.baseline, base),
             p_value=p,
             q_value=q,
         )
-        for c, p, q in zip(tested, p_values, q_values, strict=True)
+        for c, (total, base), p, q in zip(tested, totals, p_values, q_values, strict=True)
     ]
     return sorted(found, key=lambda f: (f.q_value, f.p_value, -f.lift, f.dimension, f.value))

@@ -18,6 +18,7 @@ from fireline.investigate.reader import Scope, TelemetryReader
 from fireline.investigate.report import BlastRadius, Investigation, Onset
 from fireline.investigate.segments import MIN_COUNT, in_common
 from fireline.investigate.suspects import Suspect, ranked, suspect
+from fireline.investigate.topics import MAX_INPUTS, TOPICS, topic_counts, topics
 from fireline.respond.rollback import PINNABLE, registry_for
 from fireline.store.state import StateTx
 from fireline.store.telemetry import TelemetryStore
@@ -75,8 +76,13 @@ class Investigator:
         eval_pass: float = 0.5,
         min_healthy_minutes: float = 30,
         min_count: int = MIN_COUNT,
+        topics: int = TOPICS,
+        max_inputs: int = MAX_INPUTS,
     ) -> None:
         self.reader = TelemetryReader(telemetry)
+        #: Input topics compared (0: none) and most inputs read from each side.
+        self.topics = topics
+        self.max_inputs = max_inputs
         self.bucket_s = bucket_s
         self.eval_pass = eval_pass
         self.min_healthy_minutes = min_healthy_minutes
@@ -133,6 +139,11 @@ class Investigator:
         case = self.case(tx, incident_id, now)
         scope, onset = case.scope, case.onset
         counts, affected, base = self.reader.counts(scope, onset.at, case.end, case.baseline)
+        if self.topics > 0:
+            inputs = self.reader.inputs(
+                scope, onset.at, case.end, case.baseline, limit=self.max_inputs
+            )
+            counts += topic_counts(topics(*inputs, k=self.topics))
         segments = in_common(counts, affected, base, min_count=self.min_count)
         calls, users, tenants, first, last = self.reader.blast(scope, onset.at, case.end)
         blast = BlastRadius(calls, users, tenants, first, last, case.end, case.live, scope.why)
