@@ -188,6 +188,8 @@ def test_a_signal_switched_off_in_the_configuration_is_not_watched() -> None:
 
 def test_a_restart_during_an_alarm_neither_loses_nor_refires_it(tmp_path: Path) -> None:
     clock = SimulatedClock(T0)
+    # Recovery resolves at once here; staged restoration has its own tests.
+    (tmp_path / "fireline.yaml").write_text("containment: {restoration: {enabled: false}}\n")
 
     def start() -> Fireline:
         return Fireline(Settings(data_dir=tmp_path), clock=clock, lateness_s=0)

@@ -48,6 +48,7 @@ def begin(tx: StateTx, incident: Incident, containment: Containment, now: dateti
         or guard.incident_id != incident.incident_id
         or guard.level not in STAGED_LEVELS
         or not can_transition(incident.state, IncidentState.RESTORING)
+        or not _judged_from_calls(tx, incident)
     ):
         return False
     attempt = 1
@@ -107,6 +108,13 @@ def record_evals_run(
         )
     )
     return passed
+
+
+def _judged_from_calls(tx: StateTx, incident: Incident) -> bool:
+    """Whether the incident came from fireline's own detection (its calls can be judged), not
+    only from an outside source such as Alertmanager, whose resolution is taken as it is."""
+    alerts = tx.alerts(incident_id=incident.incident_id)
+    return any(a.evidence.get("source") != "alertmanager" for a in alerts)
 
 
 def under_way(guard: Guard, incident: Incident) -> bool:
