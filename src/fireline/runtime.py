@@ -25,6 +25,7 @@ from fireline.respond.actions import IncidentActions
 from fireline.respond.breakers import BreakerService
 from fireline.respond.containing import POLICY_ACTOR
 from fireline.respond.restoring import RestorationService
+from fireline.respond.rollback import PinMove
 from fireline.respond.service import IncidentService
 from fireline.scan.runner import ScanService
 from fireline.settings import Settings
@@ -270,6 +271,20 @@ class Fireline:
     ) -> list[Incident]:
         with self.state.unit_of_work(read_only=True) as tx:
             return tx.list_incidents(open_only=open_only, limit=limit, offset=offset)
+
+    def pin(self, move: PinMove, feature: str, kind: str, *, actor: str, reason: str) -> Guard:
+        """Roll a feature's `kind` back (`roll_back`) or forward (`roll_forward`) by a
+        person, in one transaction taking turns with ticks."""
+        with self.acting() as tx:
+            return move(
+                tx,
+                feature,
+                kind,
+                actor=actor,
+                reason=reason,
+                now=self.clock.now(),
+                min_healthy_minutes=self.config.containment.rollback.min_healthy_minutes,
+            )
 
     def resolve(self, incident_id: int, *, actor: str, reason: str) -> Incident:
         # Under the tick lock: a tick deciding on this incident must not interleave with it.

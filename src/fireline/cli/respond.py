@@ -149,16 +149,8 @@ def rollback(
     actor: ActorOpt = None,
 ) -> None:
     """Pin a feature's last known good model, prompt or index in its guard."""
-    with open_fireline() as instance, instance.acting() as tx:
-        guard = roll_back(
-            tx,
-            feature,
-            kind,
-            actor=_who(actor),
-            reason=reason,
-            now=instance.clock.now(),
-            min_healthy_minutes=instance.config.containment.rollback.min_healthy_minutes,
-        )
+    with open_fireline() as instance:
+        guard = instance.pin(roll_back, feature, kind, actor=_who(actor), reason=reason)
     console.print(f"{feature}: {kind} pinned to {guard.routing[kind]}")
 
 
@@ -170,16 +162,8 @@ def roll_forward_command(
     actor: ActorOpt = None,
 ) -> None:
     """Lift a rollback's pin: the feature uses its deployed version again."""
-    with open_fireline() as instance, instance.acting() as tx:
-        roll_forward(
-            tx,
-            feature,
-            kind,
-            actor=_who(actor),
-            reason=reason,
-            now=instance.clock.now(),
-            min_healthy_minutes=instance.config.containment.rollback.min_healthy_minutes,
-        )
+    with open_fireline() as instance:
+        instance.pin(roll_forward, feature, kind, actor=_who(actor), reason=reason)
     console.print(f"{feature}: {kind} no longer pinned")
 
 

@@ -9,11 +9,10 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, RowMapping
 
-from fireline.domain.incident import Incident, IncidentState, IncidentType
-from fireline.domain.severity import Severity
 from fireline.errors import NotFound
 from fireline.learn.actions import ActionCategory, ActionItem, ActionStatus
 from fireline.learn.metrics import RECURRENCE_WINDOW, IncidentFacts, onset_of
+from fireline.store.state_tx import incident_from
 from fireline.store.tables import alerts, incidents
 from fireline.store.tables_learning import action_items
 
@@ -79,7 +78,7 @@ class LearningRepository:
             query = query.where(incidents.c.detected_at >= since - RECURRENCE_WINDOW)
         if until is not None:
             query = query.where(incidents.c.detected_at < until)
-        found = [_incident_from(row) for row in self._db.execute(query).mappings()]
+        found = [incident_from(row) for row in self._db.execute(query).mappings()]
         onsets = self._onsets([i.incident_id for i in found if i.incident_id is not None])
         return [IncidentFacts(i, onsets.get(i.incident_id or 0)) for i in found]
 
@@ -134,24 +133,4 @@ def _item_from(row: RowMapping) -> ActionItem:
         status=ActionStatus(row["status"]),
         note=row["note"],
         item_id=row["id"],
-    )
-
-
-def _incident_from(row: RowMapping) -> Incident:
-    times = {
-        state: row[f"{state.value}_at"]
-        for state in IncidentState
-        if row[f"{state.value}_at"] is not None
-    }
-    return Incident(
-        feature=row["feature"],
-        type=IncidentType(row["type"]),
-        severity=Severity(row["severity"]),
-        title=row["title"],
-        state=IncidentState(row["state"]),
-        state_times=times,
-        incident_id=row["id"],
-        fingerprint=row["fingerprint"],
-        nist=row["nist"],
-        acknowledged_at=row["acknowledged_at"],
     )

@@ -5,6 +5,7 @@ feature's incidents (healthy time is time without an open incident)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
@@ -17,6 +18,8 @@ from fireline.store.state import StateTx
 
 log = logging.getLogger(__name__)
 
+#: `roll_back` or `roll_forward`: they take the same arguments.
+PinMove = Callable[..., Guard]
 #: The kinds of change a guard can pin.
 PINNABLE = (ChangeKind.MODEL, ChangeKind.PROMPT, ChangeKind.INDEX)
 _HISTORY = 10_000
@@ -131,4 +134,4 @@ def roll_forward(
     return lifted
 
 
-__all__ = ["PINNABLE", "registry_for", "roll_back", "roll_forward"]
+__all__ = ["PINNABLE", "PinMove", "registry_for", "roll_back", "roll_forward"]

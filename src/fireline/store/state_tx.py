@@ -74,7 +74,7 @@ class StateTx:
         row = self._db.execute(query).mappings().first()
         if row is None:
             raise NotFound(f"incident {incident_id} does not exist")
-        return _incident_from(row)
+        return incident_from(row)
 
     def list_incidents(
         self,
@@ -90,7 +90,7 @@ class StateTx:
             query = query.where(incidents.c.state.not_in(_CLOSED))
         if feature is not None:
             query = query.where(incidents.c.feature == feature)
-        return [_incident_from(row) for row in self._db.execute(query).mappings()]
+        return [incident_from(row) for row in self._db.execute(query).mappings()]
 
     def open_incident_for(self, feature: str) -> Incident | None:
         """The feature's newest open incident, locked until the transaction ends."""
@@ -102,7 +102,7 @@ class StateTx:
             .with_for_update()
         )
         row = self._db.execute(query).mappings().first()
-        return None if row is None else _incident_from(row)
+        return None if row is None else incident_from(row)
 
     # ------------------------------------------------------------ timeline
 
@@ -501,7 +501,8 @@ def _incident_values(incident: Incident, now: datetime) -> dict[str, Any]:
     return values
 
 
-def _incident_from(row: RowMapping) -> Incident:
+def incident_from(row: RowMapping) -> Incident:
+    """An incident from its row of the `incidents` table."""
     times = {
         state: row[f"{state.value}_at"]
         for state in IncidentState

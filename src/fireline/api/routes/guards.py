@@ -12,7 +12,8 @@ from fireline.api.schemas import GuardOut
 from fireline.contain.controls import Controls
 from fireline.domain.access import Permission
 from fireline.domain.guard import ContainmentLevel
-from fireline.respond.rollback import roll_back, roll_forward
+from fireline.respond.rollback import PinMove, roll_back, roll_forward
+from fireline.runtime import Fireline
 
 router = APIRouter(prefix="/api/guards", tags=["guards"])
 
@@ -49,17 +50,7 @@ def rollback(
     body: RoutingIn, instance: FirelineDep, caller: Annotated[str, require(Permission.COMMAND)]
 ) -> GuardOut:
     """Pin the last known good version of `kind` in the feature's guard (commander)."""
-    with instance.acting() as tx:
-        found = roll_back(
-            tx,
-            body.feature,
-            body.kind,
-            actor=caller,
-            reason=body.reason,
-            now=instance.clock.now(),
-            min_healthy_minutes=instance.config.containment.rollback.min_healthy_minutes,
-        )
-    return GuardOut.of(found)
+    return _pin(roll_back, body, instance, caller)
 
 
 @router.post("/roll-forward", response_model=GuardOut)
@@ -67,16 +58,11 @@ def roll_forward_route(
     body: RoutingIn, instance: FirelineDep, caller: Annotated[str, require(Permission.COMMAND)]
 ) -> GuardOut:
     """Lift the pin of `kind`: the app uses the deployed version again (commander)."""
-    with instance.acting() as tx:
-        found = roll_forward(
-            tx,
-            body.feature,
-            body.kind,
-            actor=caller,
-            reason=body.reason,
-            now=instance.clock.now(),
-            min_healthy_minutes=instance.config.containment.rollback.min_healthy_minutes,
-        )
+    return _pin(roll_forward, body, instance, caller)
+
+
+def _pin(move: PinMove, body: RoutingIn, instance: Fireline, caller: str) -> GuardOut:
+    found = instance.pin(move, body.feature, body.kind, actor=caller, reason=body.reason)
     return GuardOut.of(found)
 
 
