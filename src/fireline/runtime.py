@@ -245,8 +245,21 @@ class Fireline:
         with self._tick_lock, self.state.unit_of_work() as tx:
             yield tx
 
+    def with_fallback(self, guard: Guard) -> Guard:
+        """`guard` carrying its feature's fallback route from configuration."""
+        route = self.config.containment.fallback_for(guard.feature)
+        return replace(guard, fallback=route) if route else guard
+
+    def guards(self, *, active_only: bool = False) -> list[Guard]:
+        """Every feature's guard (those above level 0 with `active_only`), with fallbacks."""
+        with self.state.unit_of_work(read_only=True) as tx:
+            return [self.with_fallback(g) for g in tx.list_guards(active_only=active_only)]
+
     def guard(self, feature: str) -> Guard:
         """The feature's guard; a full shutdown (level 5) of any feature holds every feature."""
+        return self.with_fallback(self._own_guard(feature))
+
+    def _own_guard(self, feature: str) -> Guard:
         with self.state.unit_of_work(read_only=True) as tx:
             own = tx.get_guard(feature)
             if own.level >= ContainmentLevel.FULL_SHUTDOWN:

@@ -42,6 +42,9 @@ class GuardOut(BaseModel):
     restore_share: float = 0.0
     restore_salt: str | None = None
     restore_unit: str = "user"
+    #: Where fallback mode (level 3) sends requests, from configuration: model,
+    #: prompt_version, index_version and/or path (a rule-based path of the app); {} if none.
+    fallback: dict[str, str] = {}
 
     @classmethod
     def of(cls, guard: Guard) -> GuardOut:
@@ -63,6 +66,7 @@ class GuardOut(BaseModel):
             restore_share=guard.restore_share,
             restore_salt=guard.restore_salt,
             restore_unit=guard.restore_unit,
+            fallback=dict(guard.fallback),
         )
 
 

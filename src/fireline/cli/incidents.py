@@ -132,8 +132,8 @@ def resolve(
 @app.command()
 def guards(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False) -> None:
     """List the guards of every feature that has one."""
-    with open_fireline() as instance, instance.state.unit_of_work() as tx:
-        found = tx.list_guards()
+    with open_fireline() as instance:
+        found = instance.guards()
     if as_json:
         print_json(
             [
@@ -143,18 +143,20 @@ def guards(as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] =
                     "enabled": g.enabled,
                     "reason": g.reason,
                     "incident_id": g.incident_id,
+                    "fallback": dict(g.fallback),
                 }
                 for g in found
             ]
         )
         return
-    table = Table("feature", "level", "enabled", "incident", "reason")
+    table = Table("feature", "level", "enabled", "incident", "fallback", "reason")
     for g in found:
         table.add_row(
             g.feature,
             f"{int(g.level)} {g.level.slug}",
             str(g.enabled),
             str(g.incident_id or ""),
+            ", ".join(f"{k}={v}" for k, v in g.fallback.items()),
             g.reason or "",
         )
     console.print(table)

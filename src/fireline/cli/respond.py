@@ -12,7 +12,7 @@ from rich.table import Table
 from fireline.cli._app import app, console, open_fireline, print_json
 from fireline.contain.controls import Controls, describe_controls
 from fireline.domain.audit import verify
-from fireline.domain.guard import ContainmentLevel
+from fireline.domain.guard import ContainmentLevel, describe_fallback
 from fireline.domain.incident import IncidentState
 from fireline.domain.roles import ResponseRole
 from fireline.domain.severity import Severity
@@ -215,8 +215,13 @@ def contain(
             probe_share=probe_share,
             controls=controls,
         )
+        routed = ""
+        if guard.level == ContainmentLevel.FALLBACK:
+            route = instance.config.containment.fallback_for(feature)
+            routed = f" ({describe_fallback(route)})"
     console.print(
-        f"{feature}: level {int(guard.level)} ({guard.level.description}){describe_controls(guard)}"
+        f"{feature}: level {int(guard.level)} ({guard.level.description}){routed}"
+        f"{describe_controls(guard)}"
     )
 
 

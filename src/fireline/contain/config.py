@@ -1,10 +1,11 @@
-"""The `containment` section of fireline.yaml: policy, breakers, restoration, rollback."""
+"""The `containment` section of fireline.yaml: policy, breakers, restoration, rollback,
+fallbacks."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from fireline.contain.breaker import BREAKERS, Breaker
 from fireline.contain.policy import ContainmentPolicy
@@ -45,6 +46,38 @@ class RollbackSettings(_Model):
     min_healthy_minutes: Annotated[float, Field(gt=0)] = 30.0
 
 
+Name = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+#: The key of `fallbacks` that applies to every feature without its own entry.
+EVERY_FEATURE = "*"
+
+
+class FallbackSettings(_Model):
+    """Where fallback mode (level 3) sends a feature's requests: a fallback model, a prompt
+    version, a retrieval index version and/or a rule-based path the app implements (by name).
+
+    >>> FallbackSettings(model="small-model", path="faq-lookup").route()
+    {'model': 'small-model', 'path': 'faq-lookup'}
+    """
+
+    model: Name | None = None
+    prompt_version: Name | None = None
+    index_version: Name | None = None
+    #: The name of a rule-based path of the app (a canned answer, a search, a form).
+    path: Name | None = None
+
+    @model_validator(mode="after")
+    def _names_something(self) -> FallbackSettings:
+        if not self.route():
+            raise ValueError(
+                "a fallback names at least one of model, prompt_version, index_version, path"
+            )
+        return self
+
+    def route(self) -> dict[str, str]:
+        """What the fallback names, without the parts left out."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class Containment(ContainmentPolicy):
     """The `containment` section: the decision policy plus breakers, restoration, rollback.
 
@@ -60,7 +93,20 @@ class Containment(ContainmentPolicy):
     breakers: dict[str, tuple[BreakerSettings, ...]] = Field(default_factory=dict)
     restoration: RestorationSettings = Field(default_factory=RestorationSettings)
     rollback: RollbackSettings = Field(default_factory=RollbackSettings)
+    #: Fallbacks by feature name; "*" for every feature without its own.
+    fallbacks: dict[str, FallbackSettings] = Field(default_factory=dict)
 
     def breakers_for(self, feature: str) -> list[Breaker]:
         """New, closed breakers for a feature (empty when none is configured)."""
         return [settings.build() for settings in self.breakers.get(feature, ())]
+
+    def fallback_for(self, feature: str) -> dict[str, str]:
+        """The fallback configured for `feature` (or for every feature); {} when none is.
+
+        >>> section = Containment.model_validate(
+        ...     {"fallbacks": {"*": {"path": "canned"}, "bot": {"model": "small"}}})
+        >>> section.fallback_for("bot"), section.fallback_for("search")
+        ({'model': 'small'}, {'path': 'canned'})
+        """
+        found = self.fallbacks.get(feature) or self.fallbacks.get(EVERY_FEATURE)
+        return found.route() if found is not None else {}

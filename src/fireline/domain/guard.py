@@ -73,6 +73,9 @@ class Guard:
     block_output: tuple[str, ...] = ()
     #: The staged restoration under way (`Restoration.to_state()`), or None.
     restoration: Mapping[str, Any] | None = None
+    #: Where fallback mode (level 3) sends requests, from configuration, not stored with the
+    #: guard: {"model": ..., "prompt_version": ..., "index_version": ..., "path": ...}.
+    fallback: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def normal(cls, feature: str) -> Guard:
@@ -135,6 +138,19 @@ class Guard:
             if re.search(pattern, text, re.IGNORECASE):
                 return pattern
         return None
+
+
+def describe_fallback(route: Mapping[str, str]) -> str:
+    """A fallback route in words, for the timeline.
+
+    >>> describe_fallback({"model": "small", "path": "faq"})
+    'routed to model small, path faq'
+    >>> describe_fallback({})
+    'no fallback configured: the app chooses its own'
+    """
+    if not route:
+        return "no fallback configured: the app chooses its own"
+    return "routed to " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in route.items())
 
 
 def share_point(key: str, salt: str) -> float:

@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from fireline.contain.controls import Controls, describe_controls, guard_controls
-from fireline.domain.guard import ContainmentLevel, Guard
+from fireline.domain.guard import ContainmentLevel, Guard, describe_fallback
 from fireline.domain.incident import Incident, IncidentState, TimelineEntry, can_transition
 from fireline.domain.roles import ResponseRole, RoleAssignment
 from fireline.domain.severity import Severity, response_due
@@ -140,14 +140,18 @@ class IncidentActions:
             guard = controls.apply(guard)
         tx.put_guard(guard)
         if incident is not None and incident.incident_id is not None:
+            route = self.service.containment.fallback_for(feature)
+            routed = ""
+            if level == ContainmentLevel.FALLBACK:
+                routed = f" ({describe_fallback(route)})"
             self._log(
                 tx,
                 incident.incident_id,
                 actor,
                 "guard_set",
                 f"guard of {feature} set to level {int(level)} ({level.description})"
-                f"{describe_controls(guard)}: {reason}",
-                {"level": int(level), **guard_controls(guard)},
+                f"{routed}{describe_controls(guard)}: {reason}",
+                {"level": int(level), **guard_controls(guard), "fallback": route},
             )
             if level > ContainmentLevel.NONE and can_transition(
                 incident.state, IncidentState.CONTAINED

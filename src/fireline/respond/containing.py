@@ -12,7 +12,7 @@ from fireline.contain.config import Containment
 from fireline.contain.policy import Decision, decide
 from fireline.contain.policy import Facts as ContainmentFacts
 from fireline.detect.catalog import SCAN_RATE
-from fireline.domain.guard import ContainmentLevel, Guard
+from fireline.domain.guard import ContainmentLevel, Guard, describe_fallback
 from fireline.domain.incident import Incident, IncidentState, TimelineEntry, can_transition
 from fireline.domain.telemetry import Change, ChangeKind
 from fireline.respond.rollback import PINNABLE, registry_for, roll_back
@@ -56,6 +56,9 @@ def contain(
     segment = incident_segment(tx, incident)
     reason = f"{incident.severity} {incident.type} incident: {decision.reason}"
     where = "".join(f", for {k} {v}" for k, v in sorted(segment.items()))
+    route = containment.fallback_for(incident.feature)
+    if level == ContainmentLevel.FALLBACK:
+        where = f" ({describe_fallback(route)}){where}"
     tx.put_guard(
         Guard(
             feature=incident.feature,
@@ -81,6 +84,7 @@ def contain(
             "probe_share": probe_share,
             "strategy": str(decision.strategy),
             "segment": dict(segment),
+            "fallback": route,
         },
     )
     if can_transition(incident.state, IncidentState.CONTAINED):

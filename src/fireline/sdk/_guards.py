@@ -71,6 +71,9 @@ class Guard:
     restore_share: float = 0.0
     restore_salt: str | None = None
     restore_unit: str = "user"
+    #: Where fallback mode (level 3) sends requests, as configured in fireline: any of
+    #: "model", "prompt_version", "index_version" and "path" (a rule-based path of the app).
+    fallback: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -106,6 +109,15 @@ class Guard:
         if self.level == 0 or not (outside or restored):
             return self
         return dataclasses.replace(self, level=0, enabled=True, probe_share=0.0)
+
+    @property
+    def in_fallback(self) -> bool:
+        """Whether requests go to the fallback route (`fallback`) rather than the model.
+
+        >>> Guard("bot", level=3, fallback={"model": "small"}).in_fallback
+        True
+        """
+        return self.level == ContainmentLevel.FALLBACK
 
     def admits(self) -> bool:
         """Whether this request passes the throttle (a random `throttle` share does)."""
@@ -168,6 +180,7 @@ def parse_guard(feature: str, body: object) -> Guard | None:
         restore_share=_share(body.get("restore_share"), 0.0),
         restore_salt=salt if isinstance(salt := body.get("restore_salt"), str) else None,
         restore_unit="session" if body.get("restore_unit") == "session" else "user",
+        fallback=_routing(body.get("fallback")),
     )
 
 

@@ -21,8 +21,7 @@ router = APIRouter(prefix="/api/guards", tags=["guards"])
 @router.get("", response_model=list[GuardOut], dependencies=[require(Permission.READ_GUARDS)])
 def list_guards(instance: FirelineDep, active: Annotated[bool, Query()] = False) -> list[GuardOut]:
     """Every feature that has a guard; `active=true` for those above level 0."""
-    with instance.state.unit_of_work() as tx:
-        return [GuardOut.of(g) for g in tx.list_guards(active_only=active)]
+    return [GuardOut.of(g) for g in instance.guards(active_only=active)]
 
 
 @router.get(
@@ -63,7 +62,7 @@ def roll_forward_route(
 
 def _pin(move: PinMove, body: RoutingIn, instance: Fireline, caller: str) -> GuardOut:
     found = instance.pin(move, body.feature, body.kind, actor=caller, reason=body.reason)
-    return GuardOut.of(found)
+    return GuardOut.of(instance.with_fallback(found))
 
 
 class FiltersIn(BaseModel):
@@ -126,4 +125,4 @@ def set_guard(
             probe_share=body.probe_share,
             controls=body.controls(),
         )
-    return GuardOut.of(found)
+    return GuardOut.of(instance.with_fallback(found))

@@ -146,8 +146,7 @@ class GuardSnapshots:
 
 
 def _read_guards(instance: Fireline) -> Snapshot:
-    with instance.state.unit_of_work(read_only=True) as tx:
-        return Snapshot.of(tx.list_guards(), time.monotonic())
+    return Snapshot.of(instance.guards(), time.monotonic())
 
 
 def snapshots(request: Request) -> GuardSnapshots:
@@ -248,6 +247,10 @@ def _metadata(feature: str, level: int, probe: float, guard: Guard) -> dict[str,
         found["segment"] = ",".join(f"{k}={v}" for k, v in sorted(guard.segment.items()))
     if guard.restoration:
         found["restoreShare"] = guard.restore_share
+    if level == ContainmentLevel.FALLBACK:
+        # Metadata values are flat: fallbackModel, fallbackPromptVersion, fallbackPath...
+        for part, name in guard.fallback.items():
+            found["fallback" + part.title().replace("_", "")] = name
     return found
 
 
