@@ -25,6 +25,7 @@ from fireline.api.routes import (
     ofrep,
     oncall,
     otlp,
+    playbooks,
     reviews,
     scans,
     status,
@@ -180,6 +181,7 @@ def create_app(
         investigation,
         learning,
         evals,
+        playbooks,
     )
     for module in routers:
         api.include_router(module.router)

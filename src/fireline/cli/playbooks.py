@@ -1,0 +1,3 @@
+"""The playbook commands (work in progress)."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Playbooks: the field's runbooks as data, attached to incidents (work in progress)."""
