@@ -17,6 +17,7 @@ from fireline.detect.config import Detection
 from fireline.errors import ConfigError
 from fireline.notify.config import NotifySettings
 from fireline.oncall.config import OnCallSettings
+from fireline.playbooks.config import PlaybookSettings
 from fireline.scan.config import Scanning
 from fireline.status.config import StatusSettings
 from fireline.triage.policy import Triage
@@ -78,6 +79,7 @@ class Config(_Section):
     oncall: OnCallSettings = Field(default_factory=OnCallSettings)
     notifications: NotifySettings = Field(default_factory=NotifySettings)
     status: StatusSettings = Field(default_factory=StatusSettings)
+    playbooks: PlaybookSettings = Field(default_factory=PlaybookSettings)
 
 
 def load_config(path: Path) -> Config:

@@ -51,6 +51,10 @@ class JudgeSettings(BaseModel):
 
     #: Chance of rolling back a canary that is no worse, per judgement (one-sided).
     alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.01
+    #: The stricter level of the interim looks, before a stage has baked: the judge looks at
+    #: every tick, and many looks at alpha would roll back a healthy canary far more often
+    #: than alpha (a Haybittle–Peto boundary: only strong early evidence rolls back).
+    interim_alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.001
     #: Values per arm before a latency-like signal is judged.
     min_samples: Annotated[int, Field(ge=5)] = 50
     #: Calls per arm before a rate is judged.

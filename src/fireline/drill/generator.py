@@ -160,7 +160,8 @@ def _calls(
     cited = np.where(answered & ~refused, cited, 0).astype(np.int64)
     hallucinated = answered & ~refused & (draws("hallucinated") < fx.hallucination_rate)
     pii = answered & ~refused & ~empty & (draws("pii") < fx.pii_rate)
-    bad = refused | empty | hallucinated | pii
+    said = answered & ~refused & ~empty & (fx.bad_text != None)  # noqa: E711
+    bad = refused | empty | hallucinated | pii | said
     down = answered & (draws("down") < fx.thumbs_down_rate + BAD_ANSWER_THUMBS_DOWN * bad)
     columns: Columns = {
         "time_us": t_us,
@@ -186,6 +187,8 @@ def _calls(
         "thumbs_down": down,
         "thumbs_up": answered & ~down & (draws("up") < b.thumbs_up_rate),
         "feedback_delay_s": 5 + 115 * draws("delay"),
+        "fault": fx.fault,
+        "bad_text": np.where(said, fx.bad_text, np.full(n, None, dtype=object)),
     }
     for name, values in zip(names, codes, strict=True):
         columns[f"seg:{name}"] = values

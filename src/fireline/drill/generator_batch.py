@@ -29,7 +29,9 @@ class Batch:
     `columns` holds: time (datetime64[us], UTC), feature, minute and seq (a call's id is
     "<feature>-<minute>-<seq>"), failed, error_type, latency_ms, input_tokens, output_tokens,
     cost_usd, refused, empty, eval_score, retrieved, cited, hallucinated, pii, injection, user,
-    and one object column per segment dimension (None where the feature has none).
+    fault (the index of the fault acting on the call, -1 for none), bad_text (a bad answer's
+    text, else None), and one object column per
+    segment dimension (None where the feature has none).
     """
 
     columns: Columns
@@ -75,6 +77,8 @@ class Batch:
         out["finish_reason"] = reason.tolist()
         out["input_text"] = np.where(c["injection"], INJECTED, QUESTION).tolist()
         text = np.where(c["pii"], WITH_PII, np.where(c["refused"], REFUSED, ANSWER)).astype(object)
+        said = c["bad_text"] != None  # noqa: E711
+        text[said] = c["bad_text"][said]
         text[c["empty"]] = ""
         text[failed] = None
         out["output_text"] = text.tolist()

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from fireline.drill.spec import Feature, ScenarioSpec
-from fireline.drill.spec_faults import ErrorBurst, InputDrift
+from fireline.drill.spec_faults import BadAnswer, ErrorBurst, InputDrift
 
 if TYPE_CHECKING:
     from fireline.drill.generator import _Draws
@@ -96,6 +96,11 @@ class Effects:
     injection_rate: Floats
     eval_score: Floats
     thumbs_down_rate: Floats
+    #: The index (in the scenario's `faults`) of the first fault acting on each call, or -1:
+    #: the drill's ground truth of which calls a fault touched.
+    fault: NDArray[np.int64]
+    #: The text of a bad answer (a `bad_answer` fault) per call, else None.
+    bad_text: NDArray[Any]
 
     @classmethod
     def of(
@@ -125,11 +130,20 @@ class Effects:
             full(b.injection_rate),
             full(b.eval_score),
             full(b.thumbs_down_rate),
+            np.full(n, -1, dtype=np.int64),
+            np.full(n, None, dtype=object),
         )
         values = dict(zip(names, codes, strict=True))
-        for fault in spec.faults:
-            if fault.feature == feature.name and not isinstance(fault, InputDrift):
-                fx._apply(fault, _strength(fault, offset_us, values))
+        for index, fault in enumerate(spec.faults):
+            if fault.feature != feature.name:
+                continue
+            strength = _strength(fault, offset_us, values)
+            fx.fault[(strength > 0) & (fx.fault < 0)] = index
+            if isinstance(fault, BadAnswer):
+                said = (draws(f"bad:{index}") < strength * fault.rate) & (fx.bad_text == None)  # noqa: E711
+                fx.bad_text[said] = fault.text
+            elif not isinstance(fault, InputDrift):
+                fx._apply(fault, strength)
         return fx
 
     def _apply(self, fault: Any, r: Floats) -> None:

@@ -1,4 +1,16 @@
-"""Runs a scenario through the whole loop on a simulated clock and scores the response."""
+"""Runs a scenario through the whole loop on a simulated clock and scores the response.
+
+The simulated app serves each stretch of traffic under the guards in force, fireline ingests
+it and ticks: detection, triage, containment and staged restoration run as in production.
+At the end the fault's incident is investigated (onset, suspects, blast radius), its
+regression evals are extracted and its review drafted, and all of it is scored against the
+scenario's expected outcome.
+
+Ticks come every minute while it matters: from shortly before each fault's onset or deploy
+until two hours after it, and while an incident detected in the last six hours is open;
+otherwise every 15 minutes. Detection runs in event time over closed buckets, so the cadence
+changes when an alert is seen, never whether it fires.
+"""
 
 from __future__ import annotations
 
@@ -8,171 +20,73 @@ from datetime import datetime, timedelta
 
 from fireline.clock import SimulatedClock
 from fireline.domain.alert import Alert
-from fireline.domain.guard import ContainmentLevel
-from fireline.domain.incident import Incident, IncidentState
-from fireline.drill.scenario import Scenario
+from fireline.drill.app import SimulatedApp
+from fireline.drill.score import Outcome, score
 from fireline.drill.scorecard import Scorecard
-from fireline.drill.traffic import SimulatedApp
+from fireline.drill.spec import ScenarioSpec
 from fireline.runtime import Fireline
 
-#: How often the simulated app re-reads its guard and fireline runs detection.
-TICK_S = 60
-#: Longest a detection may come after the fault ends and still count as detecting it.
-DETECTION_GRACE_S = 600
+#: Tick cadence when a reaction's timing matters, and otherwise.
+FINE_TICK_S = 60
+COARSE_TICK_S = 900
+#: Fine ticks from this long before a fault's onset or a deploy to this long after it.
+FINE_BEFORE_S = 300
+FINE_AFTER_S = 7_200
+#: Fine ticks while an incident detected this recently is open.
+FINE_WHILE_OPEN_S = 6 * 3_600
 
 
 def run_drill(
-    scenario: Scenario,
+    spec: ScenarioSpec,
     *,
     seed: int = 0,
     progress: Callable[[float], None] | None = None,
 ) -> Scorecard:
-    """Replay `scenario` with `seed` through ingest, detection, triage and containment."""
+    """Replay `spec` with `seed` through the whole loop and score the response."""
     started = time.perf_counter()
-    clock = SimulatedClock(scenario.start)
-    app = Fireline.in_memory(clock)
-    simulated = SimulatedApp(scenario, seed)
-    feature = scenario.feature
-    guard = app.guard(feature)
+    clock = SimulatedClock(spec.start)
+    app = Fireline.in_memory(clock, config=spec.config)
+    simulated = SimulatedApp(spec, seed, eval_pass=spec.config.detection.eval_pass_threshold)
+    outcome = Outcome()
     fired: list[Alert] = []
-    fallback = failed_for_users = recorded = 0
-    ticks = scenario.duration_s // TICK_S
+    names = [f.name for f in spec.features]
     try:
-        for tick in range(ticks):
+        while clock.now() < spec.end:
             now = clock.now()
-            served = simulated.serve(now, now + timedelta(seconds=TICK_S), guard)
-            recorded += app.ingest.ingest_calls(served.calls).accepted
-            fallback += served.fallback
-            failed_for_users += served.failed_for_users
-            clock.advance(TICK_S)
+            until = _next_tick(spec, app, now)
+            served = simulated.serve(now, until, {name: app.guard(name) for name in names})
+            outcome.add(served)
+            if served.changes:
+                with app.state.unit_of_work() as tx:
+                    tx.add_changes(served.changes)
+            if served.columns["call_id"]:
+                outcome.recorded += app.ingest.ingest_columns(served.columns).accepted
+            if served.feedback:
+                app.telemetry.insert_new_feedback(served.feedback)
+            clock.advance((until - now).total_seconds())
             fired.extend(app.tick().alerts)
-            guard = app.guard(feature)  # the app polls its guard once per tick
             if progress is not None:
-                progress((tick + 1) / ticks)
-        return _score(
-            scenario,
-            seed,
-            app,
-            fired,
-            recorded=recorded,
-            fallback=fallback,
-            failed_for_users=failed_for_users,
-            wall_seconds=time.perf_counter() - started,
-        )
+                progress((until - spec.start).total_seconds() / spec.duration)
+        return score(spec, seed, app, fired, outcome, wall_s=time.perf_counter() - started)
     finally:
         app.close()
 
 
-def _score(
-    scenario: Scenario,
-    seed: int,
-    app: Fireline,
-    fired: list[Alert],
-    *,
-    recorded: int,
-    fallback: int,
-    failed_for_users: int,
-    wall_seconds: float,
-) -> Scorecard:
-    fault = scenario.fault
-    onset = scenario.at(fault.onset_s) if fault else None
-    fault_end = scenario.at(fault.onset_s + fault.duration_s) if fault else None
-
-    def explains_fault(at: datetime) -> bool:
-        return (
-            onset is not None
-            and fault_end is not None
-            and onset <= at <= fault_end + timedelta(seconds=DETECTION_GRACE_S)
-        )
-
-    true_alerts = [a for a in fired if explains_fault(a.fired_at)]
-    false_alarms = len(fired) - len(true_alerts)
-    incidents = app.list_incidents()
-    incident = None
-    if true_alerts:
-        incident = next(
-            (
-                i
-                for i in incidents
-                if i.feature == scenario.feature and explains_fault(i.detected_at)
-            ),
-            None,
-        )
-
-    levels: list[int] = []
-    cleared = False
-    timeline: list[str] = []
-    if incident is not None and incident.incident_id is not None:
-        with app.state.unit_of_work() as tx:
-            for entry in tx.timeline(incident.incident_id):
-                if entry.kind == "guard_set":
-                    levels.append(int(entry.data["level"]))
-                cleared = cleared or entry.kind == "guard_cleared"
-                timeline.append(f"{entry.at:%H:%M:%S} {entry.actor}: {entry.kind}: {entry.message}")
-        cleared = cleared and app.guard(scenario.feature).level == ContainmentLevel.NONE
-
-    detected_at = true_alerts[0].fired_at if true_alerts else None
-    resolved_at = incident.time_of(IncidentState.RESOLVED) if incident else None
-    failures = _failures(scenario, detected_at, onset, incident, levels, false_alarms)
-    return Scorecard(
-        scenario=scenario.name,
-        seed=seed,
-        detected=detected_at is not None,
-        time_to_detect_s=_seconds(onset, detected_at),
-        severity=incident.severity.value if incident else None,
-        incident_type=incident.type.value if incident else None,
-        containment_level=max(levels, default=0),
-        kill_switch_set=ContainmentLevel.FEATURE_DISABLED in levels,
-        kill_switch_cleared=cleared,
-        false_alarms=false_alarms,
-        resolved=resolved_at is not None,
-        time_to_resolve_after_fault_s=_seconds(fault_end, resolved_at),
-        fault_onset=onset.isoformat() if onset else None,
-        fault_end=fault_end.isoformat() if fault_end else None,
-        detected_at=detected_at.isoformat() if detected_at else None,
-        resolved_at=resolved_at.isoformat() if resolved_at else None,
-        incidents=len(incidents),
-        calls_recorded=recorded,
-        requests_served_by_fallback=fallback,
-        failed_requests_seen_by_users=failed_for_users,
-        simulated_seconds=scenario.duration_s,
-        wall_seconds=round(wall_seconds, 3),
-        passed=not failures,
-        failures=failures,
-        timeline=timeline,
-    )
+def _next_tick(spec: ScenarioSpec, app: Fireline, now: datetime) -> datetime:
+    """When the next tick comes: in a minute when timing matters, else at the next quarter
+    hour, never past the next stretch that matters or the end."""
+    offset = (now - spec.start).total_seconds()
+    moments = [f.onset for f in spec.faults] + [c.at for c in spec.changes]
+    fine = any(m - FINE_BEFORE_S <= offset < m + FINE_AFTER_S for m in moments)
+    if not fine:
+        since = now - timedelta(seconds=FINE_WHILE_OPEN_S)
+        fine = any(i.detected_at >= since for i in app.list_incidents(open_only=True))
+    step = FINE_TICK_S if fine else COARSE_TICK_S
+    upcoming = [m - FINE_BEFORE_S for m in moments if m - FINE_BEFORE_S > offset]
+    end = min([offset + step, spec.duration, *upcoming])
+    # Whole minutes keep ticks on bucket edges.
+    end = max(offset + FINE_TICK_S, end - end % FINE_TICK_S) if end < spec.duration else end
+    return spec.start + timedelta(seconds=min(end, spec.duration))
 
 
-def _failures(
-    scenario: Scenario,
-    detected_at: datetime | None,
-    onset: datetime | None,
-    incident: Incident | None,
-    levels: list[int],
-    false_alarms: int,
-) -> list[str]:
-    failures = []
-    if false_alarms:
-        failures.append(f"{false_alarms} false alarm(s)")
-    fault = scenario.fault
-    if fault is None:
-        return failures
-    if detected_at is None or onset is None or incident is None:
-        return [*failures, "fault not detected"]
-    if incident.type is not fault.expected_type:
-        failures.append(f"type {incident.type}, expected {fault.expected_type}")
-    if incident.severity not in fault.expected_severities:
-        expected = "/".join(sorted(fault.expected_severities))
-        failures.append(f"severity {incident.severity}, expected {expected}")
-    level = max(levels, default=0)
-    if level != fault.expected_containment:
-        failures.append(f"containment level {level}, expected {int(fault.expected_containment)}")
-    if incident.time_of(IncidentState.RESOLVED) is None:
-        failures.append("incident not resolved after the fault ended")
-    return failures
-
-
-def _seconds(start: datetime | None, end: datetime | None) -> float | None:
-    if start is None or end is None:
-        return None
-    return (end - start).total_seconds()
+__all__ = ["COARSE_TICK_S", "FINE_TICK_S", "run_drill"]

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, field_validator
 
+from fireline.config import Config
 from fireline.domain.guard import ContainmentLevel
 from fireline.domain.incident import IncidentType
 from fireline.domain.severity import Severity
@@ -143,6 +144,11 @@ class Expected(Model):
     affected_segment: dict[str, str] = Field(default_factory=dict)
     #: The feature hit; by default the first fault's.
     feature: str | None = None
+    #: The longest a good detection may take after the first fault's onset ("5m", "1d").
+    detect_within: Duration | None = None
+    #: Whether the incident should resolve by itself before the scenario ends (false for a
+    #: fault that lasts to the end).
+    resolves: bool = True
 
 
 class ScenarioSpec(Model):
@@ -156,6 +162,9 @@ class ScenarioSpec(Model):
     faults: list[Fault] = Field(default_factory=list)
     changes: list[ChangeSpec] = Field(default_factory=list)
     expected: Expected | None = None
+    #: fireline's configuration for the drill (the sections of fireline.yaml), e.g. a
+    #: feature's triage profile or its fallback; defaults otherwise.
+    config: Config = Field(default_factory=Config)
 
     @field_validator("start")
     @classmethod
@@ -165,6 +174,13 @@ class ScenarioSpec(Model):
     @property
     def end(self) -> datetime:
         return self.start + timedelta(seconds=self.duration)
+
+    @property
+    def expected_feature(self) -> str | None:
+        """The feature the scenario's faults hit (the expected one, else the first fault's)."""
+        if self.expected is not None and self.expected.feature is not None:
+            return self.expected.feature
+        return self.faults[0].feature if self.faults else None
 
     def feature(self, name: str) -> Feature:
         return next(f for f in self.features if f.name == name)

@@ -123,8 +123,18 @@ class NegativeFeedback(_Fault):
     thumbs_down_rate: Rate
 
 
+class BadAnswer(_Fault):
+    """Answers say what they must not: `text` (a false claim about the company, a disclosed
+    system prompt, another customer's data) replaces the answer at `rate`."""
+
+    kind: Literal["bad_answer"]
+    rate: Rate
+    text: Annotated[str, Field(min_length=1, max_length=2_000)]
+
+
 Fault = Annotated[
-    ErrorBurst
+    BadAnswer
+    | ErrorBurst
     | Latency
     | TokenBlowup
     | Refusal
@@ -138,6 +148,7 @@ Fault = Annotated[
 ]
 
 __all__ = [
+    "BadAnswer",
     "Duration",
     "ErrorBurst",
     "EvalDegradation",

@@ -179,9 +179,10 @@ class RestorationService:
         resolve: Resolve,
     ) -> None:
         assert incident.incident_id is not None
-        judgement = judge(
-            self.signals(tx, guard, incident, restoration, now), self.containment.restoration.judge
-        )
+        settings = self.containment.restoration.judge
+        if not restoration.baked(now):
+            settings = settings.model_copy(update={"alpha": settings.interim_alpha})
+        judgement = judge(self.signals(tx, guard, incident, restoration, now), settings)
         verdict, reason = judgement.verdict, judgement.reason
         longest = self.containment.restoration.max_stage_s
         waited = (now - restoration.stage_started_at).total_seconds()

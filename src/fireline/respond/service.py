@@ -18,6 +18,8 @@ from fireline.domain.policy import classify
 from fireline.domain.severity import Severity, response_due
 from fireline.errors import IllegalTransition
 from fireline.notify.message import Event
+from fireline.playbooks.engine import attach as attach_playbook
+from fireline.playbooks.library import Library
 from fireline.respond import restoring
 from fireline.respond.containing import POLICY_ACTOR, contain
 from fireline.store.state import StateTx
@@ -50,12 +52,15 @@ class IncidentService:
         notify: Notify | None = None,
         triage: Triage | None = None,
         containment: Containment | None = None,
+        playbooks: Library | None = None,
     ) -> None:
         self._clock = clock
         self.clock = clock
         self._notify = notify or _silent
         self.triage = triage or Triage()
         self.containment = containment or Containment()
+        #: Attached to each new incident; None attaches none (the timeline stays as it was).
+        self.playbooks = playbooks
 
     def notify(self, tx: StateTx, incident: Incident, event: Event) -> None:
         """Tell the channels routed `event` about the incident, in the same transaction."""
@@ -134,6 +139,9 @@ class IncidentService:
         )
         incident = self._contain(tx, incident)
         tx.save_incident(incident, now=now)
+        if self.playbooks is not None:
+            window = self.triage.change_window_s
+            attach_playbook(tx, incident, now, playbooks=self.playbooks, change_window_s=window)
         self._notify(tx, incident, Event.INCIDENT_OPENED)
         return incident
 
