@@ -21,6 +21,7 @@ from fireline.notify.message import Event
 from fireline.notify.service import NotifyService, notify_service
 from fireline.oncall.service import OutgoingPage, PagingService
 from fireline.oncall.wiring import link_key
+from fireline.playbooks.library import library
 from fireline.respond.actions import IncidentActions
 from fireline.respond.breakers import BreakerService
 from fireline.respond.containing import POLICY_ACTOR
@@ -131,6 +132,7 @@ class Fireline:
             notify=self._notify,
             triage=self.config.triage,
             containment=self.config.containment,
+            playbooks=library(self.config.playbooks.dir),
         )
 
     @cached_property

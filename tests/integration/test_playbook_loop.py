@@ -144,7 +144,7 @@ def test_a_person_ticks_the_other_steps_once_and_unknown_steps_are_refused(app: 
     assert kinds.count("playbook_step") == 5  # four automatic, one by ana
 
 
-def test_without_a_library_the_incident_service_attaches_nothing() -> None:
+def test_a_deployment_attaches_the_matching_playbook_with_no_configuration() -> None:
     bare = Fireline.in_memory(SimulatedClock(T0))
     try:
         with bare.state.unit_of_work() as tx:
@@ -152,7 +152,9 @@ def test_without_a_library_the_incident_service_attaches_nothing() -> None:
                 tx, alert("error_rate", IncidentType.AVAILABILITY, 0.6)
             )
             assert incident.incident_id is not None
-            kinds = {e.kind for e in tx.timeline(incident.incident_id)}
+            attached = [
+                e for e in tx.timeline(incident.incident_id) if e.kind == "playbook_attached"
+            ]
     finally:
         bare.close()
-    assert not kinds & {"playbook_attached", "playbook_step"}
+    assert [e.data["playbook"] for e in attached] == ["provider-outage"]

@@ -11,6 +11,7 @@ from fireline.domain.incident import Incident, IncidentState
 from fireline.drill.app import Served
 from fireline.drill.scorecard import Scorecard, failures_of
 from fireline.drill.spec import ScenarioSpec
+from fireline.playbooks.engine import by_playbook
 from fireline.runtime import Fireline
 
 #: Longest a detection may come after the faults end and still count as detecting them.
@@ -138,6 +139,9 @@ def _response(app: Fireline, incident: Incident | None) -> _Response:
     with app.state.unit_of_work(read_only=True) as tx:
         entries = tx.timeline(incident.incident_id)
     for e in entries:
+        found.lines.append(f"{e.at:%m-%d %H:%M:%S} {e.actor}: {e.kind}: {e.message}")
+        if by_playbook(e.actor):
+            continue  # the playbook's advice is not the containment policy's decision
         level = (
             int(e.data.get("level", 0)) if e.kind in ("guard_set", "containment_proposed") else 0
         )
@@ -148,7 +152,6 @@ def _response(app: Fireline, incident: Incident | None) -> _Response:
             (level > 0 and e.kind == "guard_set") or e.kind == "routing"
         ):
             found.contained_at = e.at
-        found.lines.append(f"{e.at:%m-%d %H:%M:%S} {e.actor}: {e.kind}: {e.message}")
     contained = incident.time_of(IncidentState.CONTAINED)
     if contained is not None and (found.contained_at is None or contained < found.contained_at):
         found.contained_at = contained

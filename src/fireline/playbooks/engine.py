@@ -212,6 +212,11 @@ def _attached_id(entries: Sequence[TimelineEntry]) -> tuple[str, datetime] | Non
     return None
 
 
+def by_playbook(actor: str) -> bool:
+    """Whether a timeline entry's `actor` is the playbook engine or one of its playbooks."""
+    return actor == ENGINE_ACTOR or actor.startswith("playbook:")
+
+
 def _log(
     tx: StateTx,
     incident_id: int,
@@ -234,5 +239,6 @@ __all__ = [
     "attach",
     "attach_by_hand",
     "attached",
+    "by_playbook",
     "tick",
 ]
