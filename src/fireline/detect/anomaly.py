@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from fireline.detect.anomaly_categories import CategoryNews
 from fireline.detect.anomaly_scores import (
     Ring,
     SeasonalSurprise,
@@ -56,8 +57,9 @@ class MetricAnomalyDetector:
     (a flat stretch no longer makes a tiny wobble look new), and a value beyond the range of
     all earlier values scores 1 past a margin of `range_margin` of the known range (instead of
     `beyond_range` of the range seen); `probation`, the rows NAB leaves unscored at the start,
-    sets the quiet period to `quiet_share` of it instead of `quiet`. Without them (fireline's
-    product, which knows neither) the detector behaves as described above.
+    sets the quiet period to `quiet_share` of it instead of `quiet`. The range also sorts shapes
+    into ART-style categories (`anomaly_categories.CategoryNews`, `category_*` and `novelty_*`):
+    only a new one is news. Without them (fireline's product) the detector is as above.
 
     Alarm (`drift_detected`): the robust z-score of the value, in `direction`, has a Gaussian
     p-value below the false-alarm budget spread over the checks of 30 days (`bucket_s` per
@@ -113,6 +115,10 @@ class MetricAnomalyDetector:
         seasonal_range_floor: float = 0.12,
         range_margin: float = 0.03,
         quiet_share: float = 0.2,
+        category_vigilance: float | None = 0.02,
+        category_step: int = 4,
+        novelty_vigilance: float | None = 0.5,
+        novelty_step: int = 8,
     ) -> None:
         if false_alarms_per_30_days <= 0:
             raise ValueError("false_alarms_per_30_days must be positive")
@@ -151,10 +157,21 @@ class MetricAnomalyDetector:
         self.seasonal_range_floor = seasonal_range_floor
         self.range_margin = range_margin
         self.quiet_share = quiet_share
+        self.category_vigilance = category_vigilance
+        self.category_step = category_step
+        self.novelty_vigilance = novelty_vigilance
+        self.novelty_step = novelty_step
         #: The known value range (NAB's inputMax - inputMin), 0 when not given.
         known = 0.0 if input_min is None or input_max is None else input_max - input_min
         self._span = known if math.isfinite(known) else 0.0
         self._quiet = max(1, round(quiet_share * probation)) if probation else quiet
+        self._categories = CategoryNews.of(
+            input_min or 0.0,
+            self._span,
+            fine=(category_vigilance, category_step),
+            coarse=(novelty_vigilance, novelty_step),
+            after=max(warmup, probation or 0),
+        )
         self._values = Ring(history)
         span = pattern * coarse
         self._recent = Ring(max(span, level_span))
@@ -236,11 +253,13 @@ class MetricAnomalyDetector:
             margin = (
                 self.range_margin * self._span if self._span else self.beyond_range * (high - low)
             )
-            if value > high + margin or value < low - margin:
-                score = 1.0
+            beyond = value > high + margin or value < low - margin
+            score = 1.0 if beyond else score
             self._range = [min(low, value), max(high, value)]
         else:
-            self._range = [value, value]
+            self._range, beyond = [value, value], False
+        if self._categories is not None:  # only a new category of shape is news
+            score = self._categories.score(value, score, beyond=beyond)
         if self._seen <= self.warmup:
             score = 0.0
         if self._quiet_left > 0:  # one detection per anomaly: stay quiet for a while after
@@ -358,6 +377,7 @@ class MetricAnomalyDetector:
             "records": list(self._records),
             "range": list(self._range),
             "seasonal": self._seasonal.to_state(),
+            "categories": self._categories.to_state() if self._categories else None,
             "score": self._score,
             "alarmed": self._alarmed,
             "evidence": self._evidence,
@@ -383,6 +403,8 @@ class MetricAnomalyDetector:
         self._records = [float(v) for v in saved]
         self._range = [float(v) for v in state["range"]]
         self._seasonal.load_state(state["seasonal"])
+        if self._categories is not None and state.get("categories"):
+            self._categories.load_state(state["categories"])
         self._score = float(state["score"])
         self._alarmed = bool(state["alarmed"])
         self._evidence = dict(state["evidence"])
