@@ -182,3 +182,45 @@ def test_the_cli_wants_one_scenario_or_all() -> None:
 
     assert result.returncode == 2
     assert "give one scenario" in result.stderr
+
+
+def test_a_tabletop_exercise_records_a_persons_decisions_from_the_terminal(
+    tmp_path: Path,
+) -> None:
+    record = tmp_path / "decisions.json"
+    # availability, P1, level 4, kill switch, no change, playbook 10 (provider outage), step 1
+    answers = "1\n2\n4\n1\n1\n10\n1\n"
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fireline",
+            "drill",
+            "--tabletop",
+            "provider-outage",
+            "--record",
+            str(record),
+        ],
+        input=answers,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    found = json.loads(record.read_text())
+    assert found["decisions"]["incident_type"] == "availability"
+    assert found["decisions"]["containment_level"] == 4
+    assert found["decisions"]["playbook"] == "provider-outage"
+    verdicts = {c["decision"]: c["correct"] for c in found["comparison"]}
+    assert verdicts["containment level"] is True
+    assert verdicts["playbook"] is True
+
+
+def test_a_tabletop_exercise_of_an_unknown_scenario_is_refused() -> None:
+    result = fireline("--tabletop", "no-such-scenario")
+
+    assert result.returncode == 2
+    assert "no-such-scenario" in result.stdout + result.stderr

@@ -47,6 +47,31 @@ def test_a_severe_outage_disables_the_feature_as_before_this_policy():
     assert decide(facts("availability", "P2"), DEFAULT).level is ContainmentLevel.WARN
 
 
+@pytest.mark.parametrize("signal", ["latency", "latency_p99", "time_to_first_token"])
+def test_a_slow_feature_falls_back_rather_than_switching_off(signal):
+    decision = decide(facts("availability", "P0", signal=signal), DEFAULT)
+
+    assert decision.level is ContainmentLevel.FALLBACK
+    assert decision.level_rule == "slow, not failing"
+
+
+def test_a_signal_condition_matches_names_and_prefixes():
+    policy = ContainmentPolicy.model_validate(
+        {
+            "levels": [
+                {"name": "any scanner", "when": {"signal": ["scan."]}, "level": 4},
+                {"name": "evals", "when": {"signal": ["eval.*"]}, "level": 3},
+                {"name": "rest", "level": 1},
+            ]
+        }
+    )
+
+    assert decide(facts(signal="scan.pii"), policy).level == 4
+    assert decide(facts(signal="eval.quality"), policy).level == 3
+    assert decide(facts(signal="scanner_rate"), policy).level == 1
+    assert decide(facts(), policy).level == 1  # no signal known
+
+
 def test_a_full_shutdown_waits_for_the_commander_while_the_feature_kill_switch_acts_at_once():
     decision = decide(facts("safety", "P0"), DEFAULT)
 

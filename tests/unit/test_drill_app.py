@@ -95,6 +95,21 @@ def test_rolling_the_prompt_back_takes_requests_off_the_faulty_version() -> None
     assert found.harmed == []
 
 
+def test_a_pin_holds_for_probes_and_for_requests_outside_the_guards_segment() -> None:
+    guard = Guard(
+        "bot",
+        ContainmentLevel.FEATURE_DISABLED,
+        probe_share=0.5,
+        segment={"tenant": "acme"},
+        routing={"prompt": "v1"},
+    )
+    found = served(guard)
+
+    assert {a.get("probe") for a in found.columns["attributes"]} == {True, None}
+    assert set(found.columns["prompt_version"]) == {"v1"}
+    assert found.harmed == []
+
+
 def test_a_throttle_and_an_input_filter_turn_requests_away() -> None:
     found = served(Guard("bot", ContainmentLevel.WARN, throttle=0.5))
     everyone = len(generate(SPEC, 4, *IN_FAULT))

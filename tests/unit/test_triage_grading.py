@@ -91,7 +91,18 @@ def test_a_segment_of_a_protected_attribute_makes_a_fairness_incident() -> None:
 def test_impact_is_the_excess_rate_the_failing_share_or_the_relative_change() -> None:
     assert round(impact("refusal_rate", 0.12, 0.02), 3) == 0.1
     assert impact("error_rate", 0.3, 0.01) == 0.3
-    assert round(impact("latency", 1_200, 1_000), 3) == 0.2
+    assert round(impact("eval.quality", 0.6, 0.8), 3) == 0.25
+
+
+def test_slower_answers_count_as_a_degradation_not_as_every_request_failing() -> None:
+    assert round(impact("latency", 1_200, 1_000), 3) == 0.02
+    assert round(impact("latency", 3_000, 1_000), 3) == 0.2
+    assert impact("time_to_first_token", 50_000, 1_000) == 0.25  # at most
+
+
+def test_dearer_calls_harm_the_budget_rather_than_the_requests() -> None:
+    assert round(impact("cost_per_call", 2_000, 1_000), 3) == 0.05
+    assert impact("input_tokens", 8_000, 1_000) == 0.1  # at most
 
 
 def test_recurrences_share_a_fingerprint_whatever_the_segment_value() -> None:

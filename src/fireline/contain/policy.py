@@ -44,9 +44,16 @@ class Condition(_Model):
     explained_by_change: bool | None = None
     #: The rollback registry knows a last-known-good version to return to.
     known_good_available: bool | None = None
+    #: The signal that raised the incident: names, or prefixes ending in "." or "*"
+    #: ("latency", "scan.", "eval.*").
+    signal: tuple[str, ...] | None = None
 
     def matches(self, facts: Facts) -> bool:
         """Whether every set field agrees with the facts."""
+        if self.signal is not None and not any(
+            _signal_matches(pattern, facts.signal) for pattern in self.signal
+        ):
+            return False
         profile = facts.profile
         flags = (
             (self.user_facing, profile.user_facing),
@@ -67,6 +74,19 @@ class Condition(_Model):
                 self.severity_at_least is None or facts.severity.rank <= self.severity_at_least.rank
             )
         )
+
+
+def _signal_matches(pattern: str, signal: str | None) -> bool:
+    """Whether `signal` is `pattern`, or starts with it when it ends in "." or "*".
+
+    >>> _signal_matches("scan.", "scan.pii"), _signal_matches("latency", "latency_p99")
+    (True, False)
+    """
+    if signal is None:
+        return False
+    if pattern.endswith(("*", ".")):
+        return signal.startswith(pattern.rstrip("*"))
+    return signal == pattern
 
 
 class StrategyCondition(Condition):
@@ -130,6 +150,13 @@ DEFAULT_LEVELS = (
         interim=4,
     ),
     _r("reputation damage active", 4, incident_type=["reputation"]),
+    # Slow is not down: a faster fallback serves users better than no answer at all.
+    _r(
+        "slow, not failing",
+        3,
+        incident_type=["availability"],
+        signal=["latency", "latency_p99", "time_to_first_token"],
+    ),
     _r("outage", 4, incident_type=["availability"], severity_at_least="P1"),
     _r("quality below threshold, user-facing", 3, incident_type=["quality"], user_facing=True),
     _r("quality below threshold, internal", 2, incident_type=["quality"], user_facing=False),
@@ -178,6 +205,8 @@ class Facts:
     confined_to_input_pattern: bool = False
     explained_by_change: bool = False
     known_good_available: bool = False
+    #: The signal of the alert that raised the incident.
+    signal: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

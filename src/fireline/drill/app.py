@@ -111,25 +111,25 @@ class SimulatedApp:
         attributes the app marks the call with."""
         attributes = {d: columns[d][i] for d in CALL_DIMENSIONS if columns[d][i] is not None}
         attributes.update(columns["attributes"][i])
-        if not guard.applies_to(attributes):
-            return "faulty", {}
-        level = guard.level_for(attributes, key=columns["user"][i])
         mark: dict[str, Any] = {}
-        if guard.level > ContainmentLevel.NONE and level == ContainmentLevel.NONE:
-            mark = {"restored": True}
-        if share_point(call_id, "throttle") >= guard.throttle or (
-            columns["input_text"][i] and guard.blocks(columns["input_text"][i])
-        ):
-            served.turned_away += 1
-            return None, {}
-        if level >= ContainmentLevel.FEATURE_DISABLED:
-            if share_point(call_id, "probe") < guard.probe_share:
-                return "faulty", {"probe": True}
-            served.fallback += 1
-            return None, {}
-        if level == ContainmentLevel.FALLBACK:
-            served.fallback += 1
-            return "healthy", {"fallback": True}
+        if guard.applies_to(attributes):
+            level = guard.level_for(attributes, key=columns["user"][i])
+            if guard.level > ContainmentLevel.NONE and level == ContainmentLevel.NONE:
+                mark = {"restored": True}
+            if share_point(call_id, "throttle") >= guard.throttle or (
+                columns["input_text"][i] and guard.blocks(columns["input_text"][i])
+            ):
+                served.turned_away += 1
+                return None, {}
+            if level >= ContainmentLevel.FEATURE_DISABLED:
+                if share_point(call_id, "probe") >= guard.probe_share:
+                    served.fallback += 1
+                    return None, {}
+                mark = {"probe": True}
+            elif level == ContainmentLevel.FALLBACK:
+                served.fallback += 1
+                return "healthy", {"fallback": True}
+        # A rollback's pin holds for every request of the feature, in its segment or not.
         if guard.routing and self._pinned_clear(guard, columns, i):
             return "healthy", mark
         return "faulty", mark

@@ -127,6 +127,7 @@ def score(
         wall_seconds=round(wall_s, 3),
         passed=False,
         timeline=response.lines,
+        false_alarm_alerts=[_described(a) for a in fired if not explained(a)],
     )
     failures = failures_of(card)
     return Scorecard(**{**card.to_dict(), "passed": not failures, "failures": failures})
@@ -185,6 +186,14 @@ def _investigated(
     if incident.time_of(IncidentState.RESOLVED) is not None:
         found["review_drafted"] = bool(LearningService(app).review(incident.incident_id))
     return found
+
+
+def _described(alert: Alert) -> str:
+    where = "".join(f" {k}={v}" for k, v in sorted(alert.segment.items()))
+    return (
+        f"{alert.fired_at:%m-%d %H:%M} {alert.feature} {alert.signal}{where}: "
+        f"{alert.current_value:.4g} against {alert.baseline_value:.4g} ({alert.detector})"
+    )
 
 
 def _seconds(start: datetime | None, end: datetime | None) -> float | None:

@@ -57,6 +57,8 @@ class Scorecard:
     wall_seconds: float
     passed: bool
     failures: list[str] = field(default_factory=list)
+    #: What each false alarm was: when, which feature, signal and segment.
+    false_alarm_alerts: list[str] = field(default_factory=list)
     timeline: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

@@ -40,6 +40,7 @@ def contain(
         explained_by_change=suspect is not None,
         known_good_available=target is not None,
         confined_to_input_pattern=input_pattern_only(tx, incident),
+        signal=first_signal(tx, incident),
     )
     decision = decide(facts, containment)
     if decision.strategy == "rollback" and decision.strategy_automatic and suspect and target:
@@ -90,6 +91,12 @@ def contain(
     if can_transition(incident.state, IncidentState.CONTAINED):
         incident = incident.transition(IncidentState.CONTAINED, now)
     return incident
+
+
+def first_signal(tx: StateTx, incident: Incident) -> str | None:
+    """The signal of the alert that raised the incident."""
+    alerts = tx.alerts(incident_id=incident.incident_id)
+    return min(alerts, key=lambda a: a.fired_at).signal if alerts else None
 
 
 def incident_segment(tx: StateTx, incident: Incident) -> Mapping[str, str]:

@@ -62,16 +62,39 @@ class Grade:
         return f"{self.points} points ({'; '.join(self.reasons)})"
 
 
+#: Latency-like signals, their impact per relative slowdown, and the most they count for.
+SLOWNESS = frozenset({"latency", "time_to_first_token"})
+SLOWNESS_WEIGHT = 0.1
+MAX_SLOWNESS_IMPACT = 0.25
+#: Spend-like signals: dearer calls harm the budget, not the requests; the most they count
+#: for is a few percent of requests harmed (a P2 on a feature of medium criticality).
+SPEND = frozenset({"input_tokens", "output_tokens", "cost_per_call", "calls_per_session"})
+SPEND_WEIGHT = 0.05
+MAX_SPEND_IMPACT = 0.1
+
+
 def impact(signal: str, current: float, baseline: float) -> float:
     """Share of requests harmed: the failing share for error rates, a rate's excess over its
     baseline, a mean's (or count's) relative change.
 
     >>> impact("error_rate", 0.6, 0.01), round(impact("eval.accuracy", 0.72, 0.8), 3)
     (0.6, 0.1)
+    >>> round(impact("latency", 2700.0, 900.0), 3)  # three times slower
+    0.2
     """
     found = signal_named(signal)
     if signal == "error_rate" or found is None:
         return max(0.0, min(1.0, current))
+    for names, weight, most in (
+        # Slower answers are a degradation, not a failure: a tripled latency within the
+        # SLA is a medium incident in the field's tables, however many requests it touches.
+        (SLOWNESS, SLOWNESS_WEIGHT, MAX_SLOWNESS_IMPACT),
+        (SPEND, SPEND_WEIGHT, MAX_SPEND_IMPACT),
+    ):
+        if signal in names:
+            if baseline <= 0:
+                return most if current > 0 else 0.0
+            return min(most, weight * max(0.0, current / baseline - 1))
     if found.kind is SignalKind.RATE:
         return max(0.0, min(1.0, current - baseline))
     if baseline == 0:
