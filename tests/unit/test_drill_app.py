@@ -134,8 +134,8 @@ def test_harmed_calls_are_the_faulty_segments_calls_that_show_the_fault() -> Non
     c = batch.columns
 
     assert not harmed[c["prompt_version"] == "v1"].any()
-    in_fault = c["fault"] >= 0
-    assert harmed[in_fault].mean() > 0.8
+    in_fault = c["faults"] != 0
+    assert 0.85 < harmed[in_fault].mean() < 0.95  # 80% fail, half the rest answer badly
     assert (harmed[in_fault] <= (c["failed"] | (c["bad_text"] != None))[in_fault]).all()  # noqa: E711
 
 

@@ -164,7 +164,7 @@ def harmed_mask(spec: ScenarioSpec, batch: Batch, eval_pass: float = 0.5) -> NDA
     c = batch.columns
     found = np.zeros(len(batch), dtype=bool)
     for index, fault in enumerate(spec.faults):
-        touched = c["fault"] == index
+        touched = ((c["faults"] >> index) & 1).astype(bool)
         shows = _SHOWS.get(fault.kind)
         found |= touched & (shows(c, eval_pass) if shows is not None else True)
     return found

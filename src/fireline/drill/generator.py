@@ -98,6 +98,8 @@ def _epoch_us(when: datetime) -> int:
 
 def _feature(spec: ScenarioSpec, index: int, seed: int, lo_us: int, hi_us: int) -> Columns:
     feature = spec.features[index]
+    # Scenarios draw apart: the same seed must not replay one scenario's luck in another.
+    stream = zlib.crc32(f"{spec.name}\x00{feature.name}".encode())
     start_us, end_us = _epoch_us(spec.start), _epoch_us(spec.end)
     minutes = np.arange((lo_us - start_us) // (60 * _US), -(-(hi_us - start_us) // (60 * _US)))
     first_us = start_us + minutes * 60 * _US
@@ -107,14 +109,14 @@ def _feature(spec: ScenarioSpec, index: int, seed: int, lo_us: int, hi_us: int) 
     means = feature.rate * cycle * span_us / _US
     counts = np.array(
         [
-            np.random.default_rng([seed, index, m]).poisson(lam)
+            np.random.default_rng([seed, index, m, stream]).poisson(lam)
             for m, lam in zip(minutes.tolist(), means.tolist(), strict=True)
         ],
         dtype=np.int64,
     )
     minute = np.repeat(minutes, counts)
     seq = np.arange(len(minute)) - np.repeat(np.cumsum(counts) - counts, counts)
-    key = int(np.random.SeedSequence([seed, index]).generate_state(1, np.uint64)[0])
+    key = int(np.random.SeedSequence([seed, index, stream]).generate_state(1, np.uint64)[0])
     draws = _Draws(key, minute, seq)
     t_us = np.repeat(first_us, counts) + (draws("time") * np.repeat(span_us, counts)).astype(
         np.int64
@@ -187,7 +189,7 @@ def _calls(
         "thumbs_down": down,
         "thumbs_up": answered & ~down & (draws("up") < b.thumbs_up_rate),
         "feedback_delay_s": 5 + 115 * draws("delay"),
-        "fault": fx.fault,
+        "faults": fx.faults,
         "bad_text": np.where(said, fx.bad_text, np.full(n, None, dtype=object)),
     }
     for name, values in zip(names, codes, strict=True):

@@ -29,7 +29,7 @@ class Batch:
     `columns` holds: time (datetime64[us], UTC), feature, minute and seq (a call's id is
     "<feature>-<minute>-<seq>"), failed, error_type, latency_ms, input_tokens, output_tokens,
     cost_usd, refused, empty, eval_score, retrieved, cited, hallucinated, pii, injection, user,
-    fault (the index of the fault acting on the call, -1 for none), bad_text (a bad answer's
+    faults (the faults acting on the call as bits: bit i for `faults[i]`), bad_text (a bad answer's
     text, else None), and one object column per
     segment dimension (None where the feature has none).
     """

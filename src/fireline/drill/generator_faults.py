@@ -96,9 +96,9 @@ class Effects:
     injection_rate: Floats
     eval_score: Floats
     thumbs_down_rate: Floats
-    #: The index (in the scenario's `faults`) of the first fault acting on each call, or -1:
+    #: The faults acting on each call, as bits (bit i: the scenario's `faults[i]`; 0: none):
     #: the drill's ground truth of which calls a fault touched.
-    fault: NDArray[np.int64]
+    faults: NDArray[np.int64]
     #: The text of a bad answer (a `bad_answer` fault) per call, else None.
     bad_text: NDArray[Any]
 
@@ -130,7 +130,7 @@ class Effects:
             full(b.injection_rate),
             full(b.eval_score),
             full(b.thumbs_down_rate),
-            np.full(n, -1, dtype=np.int64),
+            np.zeros(n, dtype=np.int64),
             np.full(n, None, dtype=object),
         )
         values = dict(zip(names, codes, strict=True))
@@ -138,11 +138,13 @@ class Effects:
             if fault.feature != feature.name:
                 continue
             strength = _strength(fault, offset_us, values)
-            fx.fault[(strength > 0) & (fx.fault < 0)] = index
+            fx.faults |= (strength > 0).astype(np.int64) << index
             if isinstance(fault, BadAnswer):
                 said = (draws(f"bad:{index}") < strength * fault.rate) & (fx.bad_text == None)  # noqa: E711
                 fx.bad_text[said] = fault.text
-            elif not isinstance(fault, InputDrift):
+            elif isinstance(fault, InputDrift):
+                fx.input_factor *= 1 + strength * (fault.input_factor - 1)
+            else:
                 fx._apply(fault, strength)
         return fx
 

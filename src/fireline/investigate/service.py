@@ -3,12 +3,13 @@ with the pure functions of this package."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from fireline.detect.catalog import SCAN_RATE
+from fireline.detect.base import SignalKind
+from fireline.detect.catalog import SCAN_RATE, signal_named
 from fireline.domain.alert import Alert
 from fireline.domain.incident import Incident, IncidentState
 from fireline.domain.telemetry import ChangeKind
@@ -91,8 +92,7 @@ class Investigator:
     def case(self, tx: StateTx, incident_id: int, now: datetime) -> Case:
         """The incident's scope, onset and end (raises NotFound for an unknown incident)."""
         incident = tx.get_incident(incident_id)
-        alerts = sorted(tx.alerts(incident_id=incident_id), key=lambda a: a.fired_at)
-        alert: Alert | None = alerts[0] if alerts else None
+        alert = primary_alert(tx.alerts(incident_id=incident_id))
         signal = alert.signal if alert else "error_rate"
         found = predicate(signal, feature=incident.feature, eval_pass=self.eval_pass)
         scope = Scope(incident.feature, found, dict(alert.segment) if alert else {})
@@ -201,6 +201,29 @@ class Investigator:
         """The incident's affected calls in time order (at most `limit`), read lazily."""
         case = self.case(tx, incident_id, now)
         return self.reader.affected(case.scope, case.onset.at, case.end, limit)
+
+
+#: How specific each kind of signal's predicate of a bad call is: a rate names the bad calls
+#: (failed, refused, leaking), a mean the calls in its tail; a drift test only that calls
+#: changed.
+_SPECIFIC = {SignalKind.RATE: 0, SignalKind.MEAN: 1}
+#: Alerts this close to the first one are the same onset seen by several signals.
+SAME_ONSET = timedelta(minutes=5)
+
+
+def primary_alert(alerts: Sequence[Alert]) -> Alert | None:
+    """The alert an investigation follows: of those fired with the first, the one whose
+    signal names the bad calls most specifically, then the earliest."""
+    if not alerts:
+        return None
+    first = min(a.fired_at for a in alerts)
+
+    def rank(alert: Alert) -> tuple[int, datetime]:
+        found = signal_named(alert.signal)
+        specific = _SPECIFIC.get(found.kind, 2) if found is not None else 0
+        return specific, alert.fired_at
+
+    return min((a for a in alerts if a.fired_at - first <= SAME_ONSET), key=rank)
 
 
 def investigator_for(instance: Fireline) -> Investigator:

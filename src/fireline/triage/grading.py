@@ -62,6 +62,9 @@ class Grade:
         return f"{self.points} points ({'; '.join(self.reasons)})"
 
 
+#: Signals that are whole distributions (drift tests), and the impact they count for.
+DISTRIBUTIONS = frozenset({SignalKind.NUMERIC, SignalKind.CATEGORICAL, SignalKind.TEXT})
+DRIFT_IMPACT = 0.05
 #: Latency-like signals, their impact per relative slowdown, and the most they count for.
 SLOWNESS = frozenset({"latency", "time_to_first_token"})
 SLOWNESS_WEIGHT = 0.1
@@ -81,6 +84,8 @@ def impact(signal: str, current: float, baseline: float) -> float:
     (0.6, 0.1)
     >>> round(impact("latency", 2700.0, 900.0), 3)  # three times slower
     0.2
+    >>> impact("finish_reasons", 0.04, 0.01)  # a drift test's statistic
+    0.05
     """
     found = signal_named(signal)
     if signal == "error_rate" or found is None:
@@ -97,6 +102,9 @@ def impact(signal: str, current: float, baseline: float) -> float:
             return min(most, weight * max(0.0, current / baseline - 1))
     if found.kind is SignalKind.RATE:
         return max(0.0, min(1.0, current - baseline))
+    if found.kind in DISTRIBUTIONS:
+        # A moved distribution says that calls changed, not how many were harmed.
+        return DRIFT_IMPACT
     if baseline == 0:
         return 1.0 if current != 0 else 0.0
     return min(1.0, abs(current - baseline) / abs(baseline))
