@@ -101,8 +101,8 @@ def test_slower_answers_count_as_a_degradation_not_as_every_request_failing() ->
 
 
 def test_dearer_calls_harm_the_budget_rather_than_the_requests() -> None:
-    assert round(impact("cost_per_call", 2_000, 1_000), 3) == 0.05
-    assert impact("input_tokens", 8_000, 1_000) == 0.1  # at most
+    assert round(impact("cost_per_call", 2_000, 1_000), 3) == 0.02
+    assert impact("input_tokens", 8_000, 1_000) == 0.04  # at most
 
 
 def test_recurrences_share_a_fingerprint_whatever_the_segment_value() -> None:

@@ -145,7 +145,8 @@ class SignalReader:
                        ln(latency_ms + 1) AS lat, latency_ms,
                        ln(time_to_first_token_ms + 1) AS ttft,
                        ln(input_tokens + 1) AS itok,
-                       CASE WHEN status = 'ok' THEN ln(output_tokens + 1) END AS otok,
+                       CASE WHEN status = 'ok' AND output_tokens > 0
+                            THEN ln(output_tokens + 1) END AS otok,
                        ln(cost_usd * 1e6 + 1) AS cost, cost_usd,
                        finish_reason IN {_REFUSALS} AS refused,
                        status = 'ok' AND (output_tokens = 0 OR output_text = '') AS empty,

@@ -70,10 +70,11 @@ SLOWNESS = frozenset({"latency", "time_to_first_token"})
 SLOWNESS_WEIGHT = 0.1
 MAX_SLOWNESS_IMPACT = 0.25
 #: Spend-like signals: dearer calls harm the budget, not the requests; the most they count
-#: for is a few percent of requests harmed (a P2 on a feature of medium criticality).
+#: for is a few percent of requests harmed (a P3 on a feature of medium criticality, P2 as
+#: it grows; a cost-per-hour budget breaker is the hard limit).
 SPEND = frozenset({"input_tokens", "output_tokens", "cost_per_call", "calls_per_session"})
-SPEND_WEIGHT = 0.05
-MAX_SPEND_IMPACT = 0.1
+SPEND_WEIGHT = 0.02
+MAX_SPEND_IMPACT = 0.04
 
 
 def impact(signal: str, current: float, baseline: float) -> float:
