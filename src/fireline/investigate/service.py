@@ -92,7 +92,8 @@ class Investigator:
     def case(self, tx: StateTx, incident_id: int, now: datetime) -> Case:
         """The incident's scope, onset and end (raises NotFound for an unknown incident)."""
         incident = tx.get_incident(incident_id)
-        alert = primary_alert(tx.alerts(incident_id=incident_id))
+        raised = tx.alerts(incident_id=incident_id)
+        alert = primary_alert(raised)
         signal = alert.signal if alert else "error_rate"
         found = predicate(signal, feature=incident.feature, eval_pass=self.eval_pass)
         scope = Scope(incident.feature, found, dict(alert.segment) if alert else {})
@@ -103,6 +104,11 @@ class Investigator:
             scope = Scope(scope.feature, found, scope.segment, tail if tail is not None else 0.0)
         resolved = incident.time_of(IncidentState.RESOLVED)
         end = resolved if resolved is not None and not incident.is_open else now
+        recovered = [a.resolved_at for a in raised]
+        if recovered and all(r is not None for r in recovered):
+            # The harm ended when the last alert recovered: a contained or restoring incident
+            # stays open longer, and the calls after it show only the usual share of failures.
+            end = min(end, max(r for r in recovered if r is not None))
         end = max(end, onset.at)
         last = self.reader.blast(scope, onset.at, end)[4] or end
         return Case(incident, incident_id, scope, onset, end, resolved is None, last)
