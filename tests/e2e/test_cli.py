@@ -68,6 +68,7 @@ def test_ingest_then_tick_opens_an_incident_listed_by_the_cli(tmp_path: Path) ->
             "enabled": False,
             "reason": guards[0]["reason"],
             "incident_id": incident["id"],
+            "fallback": {},
         }
     ]
 

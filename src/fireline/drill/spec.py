@@ -211,6 +211,9 @@ def load_scenario(path: Path | str) -> ScenarioSpec:
     """Read and validate the scenario file at `path`, or a bundled scenario by name."""
     path = Path(path)
     if not path.suffix and not path.exists():
+        if not (SCENARIO_DIR / f"{path}.yaml").exists():
+            known = ", ".join(bundled_scenarios())
+            raise ScenarioError(str(path), None, f"unknown scenario '{path}'; known: {known}")
         path = SCENARIO_DIR / f"{path}.yaml"
     try:
         text = path.read_text(encoding="utf-8")
