@@ -8,11 +8,18 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
+
+from fireline.domain.access import Role
+from fireline.runtime import Fireline
+from fireline.tokens import issue_token
+from tests.conftest import T0
 
 
 def free_port() -> int:
@@ -57,3 +64,14 @@ def cli_env(data_dir: object, **extra: str) -> dict[str, str]:
     env = {**os.environ, "FIRELINE_DATA_DIR": str(data_dir), **extra}
     env.pop("FIRELINE_STATE_URL", None)
     return env
+
+
+def token_for(app: Fireline, role: Role, name: str | None = None) -> str:
+    """A fresh API token of `role` for `app`, issued at T0 (named `name`, else uniquely)."""
+    return issue_token(app.state, name or f"{role.value}-{uuid.uuid4().hex[:6]}", role, now=T0)
+
+
+def client_for(app: Fireline, base_url: str, role: Role, name: str | None = None) -> httpx.Client:
+    """An HTTP client of `base_url` carrying a fresh token of `role` (named `name`)."""
+    auth = {"Authorization": f"Bearer {token_for(app, role, name)}"}
+    return httpx.Client(base_url=base_url, headers=auth)

@@ -105,7 +105,7 @@ def parse_config(text: str, *, source: str = "<config>") -> Config:
         return Config()
     if not isinstance(data, dict):
         raise ConfigError(source, 1, "the file must be a mapping of sections (ingest, ...)")
-    lines = _key_lines(node)
+    lines = key_lines(node)
     try:
         return Config.model_validate(data)
     except ValidationError as error:
@@ -118,19 +118,19 @@ def parse_config(text: str, *, source: str = "<config>") -> Config:
         raise ConfigError(source, _line_of(lines, location), f"{where}: {message}") from None
 
 
-def _key_lines(node: yaml.Node | None, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
+def key_lines(node: yaml.Node | None, path: tuple[str, ...] = ()) -> dict[tuple[str, ...], int]:
     """The line of every key in a composed YAML document, by its path of keys."""
     found: dict[tuple[str, ...], int] = {}
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             child = (*path, str(key.value))
             found[child] = key.start_mark.line + 1
-            found.update(_key_lines(value, child))
+            found.update(key_lines(value, child))
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             child = (*path, str(index))
             found[child] = item.start_mark.line + 1
-            found.update(_key_lines(item, child))
+            found.update(key_lines(item, child))
     return found
 
 
@@ -158,6 +158,7 @@ __all__: list[str] = [
     "Price",
     "Redaction",
     "find_config",
+    "key_lines",
     "load_config",
     "parse_config",
 ]

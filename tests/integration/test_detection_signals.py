@@ -37,6 +37,7 @@ class App:
             timed_out = rng.random() < fault.get("timeout_rate", 0.003)
             latency = fault.get("latency_ms", 800.0)
             score = fault.get("score", 0.9)
+            refused = rng.random() < fault.get("refusal_rate", 0.0)
             self.count += 1
             call_id = f"call-{self.count}"
             calls.append(
@@ -52,7 +53,8 @@ class App:
                     model="gpt-x",
                     tenant=tenant,
                     input_tokens=int(rng.integers(200, 400)),
-                    output_tokens=int(rng.integers(100, 200)),
+                    output_tokens=5 if refused else int(rng.integers(100, 200)),
+                    finish_reason="refusal" if refused else "stop",
                     cost_usd=fault.get("cost_usd", 0.002),
                     eval_scores={"faithfulness": float(np.clip(rng.normal(score, 0.05), 0, 1))},
                 )
@@ -171,6 +173,17 @@ def test_a_rise_in_thumbs_down_alerts_on_the_feedback_signal() -> None:
     alerts = app.run(20, thumbs_down=0.5)
 
     assert ("thumbs_down_rate", ()) in signals_of(alerts)
+
+
+def test_a_refusal_spike_alerts_on_refusals_and_leaves_the_output_tokens_of_answers_alone() -> None:
+    app = App(*deployment())
+    app.run(100, refusal_rate=0.01)
+
+    alerts = app.run(20, refusal_rate=0.3)
+
+    found = {signal for signal, _ in signals_of(alerts)}
+    assert "refusal_rate" in found
+    assert "output_tokens" not in found
 
 
 def test_a_signal_switched_off_in_the_configuration_is_not_watched() -> None:

@@ -4,7 +4,6 @@ the SDK and OFREP clients all apply them per request, and bad controls are clear
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -14,15 +13,10 @@ from openfeature.contrib.provider.ofrep import OFREPProvider
 from openfeature.evaluation_context import EvaluationContext
 from openfeature.flag_evaluation import Reason
 
-from fireline.api.app import create_app
-from fireline.api.routes import ofrep
-from fireline.clock import SimulatedClock
 from fireline.domain.access import Role
 from fireline.runtime import Fireline
 from fireline.sdk import FirelineClient
-from fireline.tokens import issue_token
-from tests.conftest import T0
-from tests.servers import serving
+from tests.servers import token_for
 
 CONTROLS = {
     "level": 3,
@@ -33,34 +27,8 @@ CONTROLS = {
 }
 
 
-@pytest.fixture
-def deployment() -> Iterator[Fireline]:
-    app = Fireline.in_memory(SimulatedClock(T0))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def url(deployment: Fireline) -> Iterator[str]:
-    api = create_app(deployment)
-    api.state.ofrep_guards = ofrep.GuardSnapshots(ttl=0.0)
-    with serving(api) as base:
-        yield base
-
-
-def token(app: Fireline, role: Role) -> str:
-    return issue_token(app.state, f"{role.value}-{uuid.uuid4().hex[:6]}", role, now=T0)
-
-
-@pytest.fixture
-def commander(deployment: Fireline, url: str) -> Iterator[httpx.Client]:
-    auth = {"Authorization": f"Bearer {token(deployment, Role.COMMANDER)}"}
-    with httpx.Client(base_url=url, headers=auth) as client:
-        yield client
-
-
 def test_a_guard_narrowed_to_a_tenant_with_a_throttle_and_filters_is_served_to_apps(
-    deployment: Fireline, url: str, commander: httpx.Client
+    guarded: Fireline, guards_url: str, commander: httpx.Client
 ) -> None:
     answer = commander.put("/api/guards/support-bot", json=CONTROLS)
     assert answer.status_code == 200, answer.text
@@ -68,7 +36,7 @@ def test_a_guard_narrowed_to_a_tenant_with_a_throttle_and_filters_is_served_to_a
     assert (body["segment"], body["throttle"]) == ({"tenant": "acme"}, 0.5)
     assert body["filters"]["input"] == CONTROLS["filters"]["input"]  # type: ignore[index]
 
-    with FirelineClient(url, token(deployment, Role.APP)) as client:
+    with FirelineClient(guards_url, token_for(guarded, Role.APP)) as client:
         guard = client.guard("support-bot")
     assert guard.level == 3
     assert guard.for_request({"tenant": "acme"}).level == 3
@@ -81,12 +49,13 @@ def test_a_guard_narrowed_to_a_tenant_with_a_throttle_and_filters_is_served_to_a
 
 
 def test_ofrep_clients_see_the_guard_only_inside_its_segment(
-    deployment: Fireline, url: str, commander: httpx.Client
+    guarded: Fireline, guards_url: str, commander: httpx.Client
 ) -> None:
     commander.put("/api/guards/support-bot", json={**CONTROLS, "level": 4}).raise_for_status()
-    app_token = token(deployment, Role.APP)
+    app_token = token_for(guarded, Role.APP)
     domain = f"fireline-{uuid.uuid4().hex}"
-    provider = OFREPProvider(url, headers_factory=lambda: {"Authorization": f"Bearer {app_token}"})
+    headers = {"Authorization": f"Bearer {app_token}"}
+    provider = OFREPProvider(guards_url, headers_factory=lambda: headers)
     openfeature.set_provider(provider, domain)
     try:
         flags: OpenFeatureClient = openfeature.get_client(domain)
@@ -104,7 +73,7 @@ def test_ofrep_clients_see_the_guard_only_inside_its_segment(
 
 
 def test_lifting_a_guard_clears_its_controls_and_the_timeline_says_what_was_set(
-    deployment: Fireline, commander: httpx.Client
+    guarded: Fireline, commander: httpx.Client
 ) -> None:
     commander.put("/api/guards/support-bot", json=CONTROLS).raise_for_status()
     lifted = commander.put("/api/guards/support-bot", json={"level": 0, "reason": "fixed"})
@@ -133,8 +102,8 @@ def test_bad_controls_are_refused_with_the_problem_named(
     assert problem in answer.text
 
 
-def test_an_app_token_cannot_set_controls(deployment: Fireline, url: str) -> None:
-    auth = {"Authorization": f"Bearer {token(deployment, Role.APP)}"}
-    answer = httpx.put(f"{url}/api/guards/support-bot", json=CONTROLS, headers=auth)
+def test_an_app_token_cannot_set_controls(guarded: Fireline, guards_url: str) -> None:
+    auth = {"Authorization": f"Bearer {token_for(guarded, Role.APP)}"}
+    answer = httpx.put(f"{guards_url}/api/guards/support-bot", json=CONTROLS, headers=auth)
 
     assert answer.status_code == 403

@@ -4,7 +4,6 @@ carries the route through the API, the SDK and OFREP, and the timeline says wher
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -14,8 +13,6 @@ from openfeature.client import OpenFeatureClient
 from openfeature.contrib.provider.ofrep import OFREPProvider
 from openfeature.evaluation_context import EvaluationContext
 
-from fireline.api.app import create_app
-from fireline.api.routes import ofrep
 from fireline.clock import SimulatedClock
 from fireline.config import parse_config
 from fireline.domain.access import Role
@@ -25,9 +22,8 @@ from fireline.domain.incident import IncidentType
 from fireline.errors import ConfigError
 from fireline.runtime import Fireline
 from fireline.sdk import FirelineClient
-from fireline.tokens import issue_token
 from tests.conftest import T0
-from tests.servers import serving
+from tests.servers import token_for
 
 CONFIG = """\
 containment:
@@ -41,29 +37,8 @@ containment:
 
 
 @pytest.fixture
-def deployment() -> Iterator[Fireline]:
-    app = Fireline.in_memory(SimulatedClock(T0), config=parse_config(CONFIG))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def url(deployment: Fireline) -> Iterator[str]:
-    api = create_app(deployment)
-    api.state.ofrep_guards = ofrep.GuardSnapshots(ttl=0.0)
-    with serving(api) as base:
-        yield base
-
-
-def token(app: Fireline, role: Role) -> str:
-    return issue_token(app.state, f"{role.value}-{uuid.uuid4().hex[:6]}", role, now=T0)
-
-
-@pytest.fixture
-def commander(deployment: Fireline, url: str) -> Iterator[httpx.Client]:
-    auth = {"Authorization": f"Bearer {token(deployment, Role.COMMANDER)}"}
-    with httpx.Client(base_url=url, headers=auth) as client:
-        yield client
+def guard_config() -> str:
+    return CONFIG
 
 
 def fallback(commander: httpx.Client, feature: str, **controls: object) -> httpx.Response:
@@ -92,11 +67,11 @@ def test_a_feature_without_its_own_fallback_gets_the_one_for_every_feature(
 
 
 def test_the_sdk_guard_carries_the_route_and_says_when_to_take_it(
-    deployment: Fireline, url: str, commander: httpx.Client
+    guarded: Fireline, guards_url: str, commander: httpx.Client
 ) -> None:
     fallback(commander, "support-bot", segment={"tenant": "acme"})
 
-    with FirelineClient(url, token(deployment, Role.APP)) as client:
+    with FirelineClient(guards_url, token_for(guarded, Role.APP)) as client:
         guard = client.guard("support-bot")
 
     acme, globex = guard.for_request({"tenant": "acme"}), guard.for_request({"tenant": "globex"})
@@ -106,12 +81,13 @@ def test_the_sdk_guard_carries_the_route_and_says_when_to_take_it(
 
 
 def test_ofrep_clients_read_the_fallback_route_in_the_flag_metadata(
-    deployment: Fireline, url: str, commander: httpx.Client
+    guarded: Fireline, guards_url: str, commander: httpx.Client
 ) -> None:
     fallback(commander, "support-bot")
-    app_token = token(deployment, Role.APP)
+    app_token = token_for(guarded, Role.APP)
     domain = f"fireline-{uuid.uuid4().hex}"
-    provider = OFREPProvider(url, headers_factory=lambda: {"Authorization": f"Bearer {app_token}"})
+    headers = {"Authorization": f"Bearer {app_token}"}
+    provider = OFREPProvider(guards_url, headers_factory=lambda: headers)
     openfeature.set_provider(provider, domain)
     try:
         flags: OpenFeatureClient = openfeature.get_client(domain)
@@ -125,11 +101,12 @@ def test_ofrep_clients_read_the_fallback_route_in_the_flag_metadata(
 
 
 def test_no_fallback_metadata_outside_fallback_mode(
-    deployment: Fireline, url: str, commander: httpx.Client
+    guarded: Fireline, guards_url: str, commander: httpx.Client
 ) -> None:
     commander.put("/api/guards/support-bot", json={"level": 4, "reason": "off"}).raise_for_status()
-    auth = {"Authorization": f"Bearer {token(deployment, Role.APP)}"}
-    answer = httpx.post(f"{url}/ofrep/v1/evaluate/flags/support-bot.mode", json={}, headers=auth)
+    auth = {"Authorization": f"Bearer {token_for(guarded, Role.APP)}"}
+    flag = f"{guards_url}/ofrep/v1/evaluate/flags/support-bot.mode"
+    answer = httpx.post(flag, json={}, headers=auth)
 
     assert answer.json()["value"] == "disabled"
     assert not any(k.startswith("fallback") for k in answer.json()["metadata"])

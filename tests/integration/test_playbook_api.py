@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
 from fireline.clock import SimulatedClock
-from fireline.domain.access import Role
 from fireline.domain.incident import Incident, IncidentType
 from fireline.domain.severity import Severity
 from fireline.runtime import Fireline
-from fireline.tokens import issue_token
 from tests.conftest import T0
 
 Deployment = tuple[Fireline, SimulatedClock]
-
-
-def client_for(deployment: Deployment, base_url: str, role: Role) -> httpx.Client:
-    app, clock = deployment
-    token = issue_token(app.state, f"{role.value}-user", role, now=clock.now())
-    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"})
-
-
-@pytest.fixture
-def viewer(deployment: Deployment, base_url: str) -> Iterator[httpx.Client]:
-    with client_for(deployment, base_url, Role.VIEWER) as http:
-        yield http
-
-
-@pytest.fixture
-def responder(deployment: Deployment, base_url: str) -> Iterator[httpx.Client]:
-    with client_for(deployment, base_url, Role.RESPONDER) as http:
-        yield http
 
 
 @pytest.fixture

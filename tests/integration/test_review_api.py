@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -20,17 +19,11 @@ from fireline.review import ReviewStatus
 from fireline.review.service import ReviewService
 from fireline.runtime import Fireline
 from fireline.store.state import StateStore
-from fireline.tokens import issue_token
 from tests.conftest import T0
+from tests.servers import client_for
 
 Deployment = tuple[Fireline, SimulatedClock]
 CONTEXT = {"docs": ["refund-policy#3"], "user": "u-81", "tenant": "acme", "prompt": "v42"}
-
-
-def client_for(deployment: Deployment, base_url: str, role: Role) -> httpx.Client:
-    app, clock = deployment
-    token = issue_token(app.state, f"{role.value}-user", role, now=clock.now())
-    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {token}"})
 
 
 @pytest.fixture
@@ -58,24 +51,6 @@ def incident_id(deployment: Deployment) -> int:
             )
         )
     return found.incident_id
-
-
-@pytest.fixture
-def app_client(deployment: Deployment, base_url: str) -> Iterator[httpx.Client]:
-    with client_for(deployment, base_url, Role.APP) as http:
-        yield http
-
-
-@pytest.fixture
-def viewer(deployment: Deployment, base_url: str) -> Iterator[httpx.Client]:
-    with client_for(deployment, base_url, Role.VIEWER) as http:
-        yield http
-
-
-@pytest.fixture
-def responder(deployment: Deployment, base_url: str) -> Iterator[httpx.Client]:
-    with client_for(deployment, base_url, Role.RESPONDER) as http:
-        yield http
 
 
 def submit(http: httpx.Client, key: str, **changes: Any) -> httpx.Response:
@@ -266,7 +241,7 @@ def test_a_decision_goes_on_the_incident_timeline_and_the_audit_chain_verifies(
     review_id = submit(app_client, "c-10").json()["id"]
     responder.post(f"/api/reviews/{review_id}/edit", json={"output": "30 days.", "note": "policy"})
     incident = responder.get(f"/api/incidents/{incident_id}")
-    with client_for(deployment, base_url, Role.ADMIN) as admin:
+    with client_for(deployment[0], base_url, Role.ADMIN) as admin:
         verified = admin.get("/api/audit/verify").json()
 
     assert incident.status_code == 200, incident.text

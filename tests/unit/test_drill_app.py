@@ -139,6 +139,27 @@ def test_harmed_calls_are_the_faulty_segments_calls_that_show_the_fault() -> Non
     assert (harmed[in_fault] <= (c["failed"] | (c["bad_text"] != None))[in_fault]).all()  # noqa: E711
 
 
+def test_a_ramping_slowdown_harms_the_calls_that_carry_at_least_half_of_it() -> None:
+    spec = parse_scenario(
+        """\
+name: ramp
+duration: 1h
+features: [{name: bot, rate: 20}]
+faults:
+  - {kind: latency, feature: bot, onset: 10m, duration: 20m, ramp: 10m, factor: 5}
+"""
+    )
+    batch = generate(spec, 1, spec.start, spec.end)
+    harmed = harmed_mask(spec, batch)
+    times = batch.times()
+
+    first = min(t for t, h in zip(times, harmed.tolist(), strict=True) if h)
+    last = max(t for t, h in zip(times, harmed.tolist(), strict=True) if h)
+    # Half of the effect is reached five minutes into the ten-minute ramp.
+    assert abs((first - spec.start).total_seconds() - 15 * 60) < 10
+    assert abs((last - spec.start).total_seconds() - 30 * 60) < 10
+
+
 def card(**changes: object) -> Scorecard:
     base: dict[str, object] = {
         "scenario": "s",

@@ -9,7 +9,7 @@ from scipy import stats
 
 from fireline.detect.base import DEFAULT_FALSE_ALARMS_PER_30_DAYS, Direction, SignalKind, Window
 from fireline.detect.baseline import Sums
-from fireline.detect.cusum import CusumDetector, Null
+from fireline.detect.cusum import MAX_RECOVERY_S, CusumDetector, Null
 
 
 class BernoulliCusum(CusumDetector):
@@ -50,7 +50,7 @@ class BernoulliCusum(CusumDetector):
         seasonal: bool = True,
         window_s: int = 300,
         recovery_s: int = 600,
-        max_recovery_s: int = 3_600,
+        max_recovery_s: int = MAX_RECOVERY_S,
         min_baseline_n: int = 200,
         min_n: int = 30,
         min_hits: int = 5,

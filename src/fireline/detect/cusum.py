@@ -27,6 +27,10 @@ from fireline.detect.base import (
 from fireline.detect.baseline import HourlyBaseline, Sums
 
 Null = tuple[float, ...]
+#: The longest stretch a recovery may gather its `min_n` observations over: under a kill
+#: switch only probe calls arrive, and a feedback rate of a small segment may see twenty an
+#: hour, so an hour was too short for an alarm ever to clear.
+MAX_RECOVERY_S = 6 * 3_600
 
 
 class CusumDetector:

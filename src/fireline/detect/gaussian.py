@@ -9,7 +9,7 @@ from scipy import stats
 
 from fireline.detect.base import DEFAULT_FALSE_ALARMS_PER_30_DAYS, Direction, SignalKind, Window
 from fireline.detect.baseline import Sums
-from fireline.detect.cusum import CusumDetector, Null
+from fireline.detect.cusum import MAX_RECOVERY_S, CusumDetector, Null
 
 #: Floor on the per-observation standard deviation, as a share of the mean, so a signal that
 #: was constant in its baseline does not make every tiny change infinitely significant.
@@ -54,7 +54,7 @@ class GaussianCusum(CusumDetector):
         seasonal: bool = True,
         window_s: int = 300,
         recovery_s: int = 600,
-        max_recovery_s: int = 3_600,
+        max_recovery_s: int = MAX_RECOVERY_S,
         min_baseline_n: int = 200,
         min_n: int = 30,
         recovery_p: float = 0.05,

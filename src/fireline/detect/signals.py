@@ -146,6 +146,7 @@ class SignalReader:
                        ln(time_to_first_token_ms + 1) AS ttft,
                        ln(input_tokens + 1) AS itok,
                        CASE WHEN status = 'ok' AND output_tokens > 0
+                                 AND NOT coalesce(finish_reason IN {_REFUSALS}, false)
                             THEN ln(output_tokens + 1) END AS otok,
                        ln(cost_usd * 1e6 + 1) AS cost, cost_usd,
                        finish_reason IN {_REFUSALS} AS refused,

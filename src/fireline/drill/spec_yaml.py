@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from fireline.config import key_lines
 from fireline.errors import ConfigError
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -44,22 +45,6 @@ def parse_duration(value: object) -> float:
         f"not a duration: {value!r}; write seconds (90) or a number with s, m, h or d "
         "(45m, 2h, 14d, 1h30m)"
     )
-
-
-def key_lines(node: yaml.Node | None, path: Path = ()) -> dict[Path, int]:
-    """The line of every key (and sequence item) of a composed YAML document, by its path."""
-    found: dict[Path, int] = {}
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            child = (*path, str(key.value))
-            found[child] = key.start_mark.line + 1
-            found.update(key_lines(value, child))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            child = (*path, str(index))
-            found[child] = item.start_mark.line + 1
-            found.update(key_lines(item, child))
-    return found
 
 
 def line_of(lines: Mapping[Path, int], location: Sequence[str]) -> int | None:
@@ -111,4 +96,4 @@ def _in_file(location: Sequence[str], lines: Mapping[Path, int]) -> Path:
     return found
 
 
-__all__ = ["ScenarioError", "key_lines", "line_of", "load_yaml_model", "parse_duration"]
+__all__ = ["ScenarioError", "line_of", "load_yaml_model", "parse_duration"]

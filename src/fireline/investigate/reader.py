@@ -3,6 +3,7 @@ only constant SQL and detection's own predicates are formatted in)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,10 @@ from fireline.store.telemetry import TelemetryStore
 DIMENSIONS = ("model", "model_version", "prompt_version", "index_version", "tenant", "provider")
 _ATTRIBUTE_KEY = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$"
 _PAGE = 5_000
+_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
+#: Calls the app answered by the fallback route (level 3) carry the attribute
+#: `fallback: true`: the model at fault never saw them, so they are outside every scope.
+BY_FALLBACK = "coalesce(json_extract_string(attributes, '$.fallback') IN ('true', '1'), false)"
 
 
 def naive(when: datetime) -> datetime:
@@ -31,36 +36,89 @@ def aware(when: datetime) -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
-class Scope:
-    """Calls of one feature (and segment) and how the alerting signal reads on them."""
+class Term:
+    """One failure calls may show: a signal's per-call reading within a segment (and, for a
+    metric, the baseline tail beyond which a call counts as failing)."""
 
-    feature: str
     signal: SignalPredicate
     segment: dict[str, str]
     threshold: float | None = None
 
     def failure(self) -> str:
-        """SQL true for a call that shows the failure."""
+        """SQL true for a call of the segment or not that shows the signal's failure."""
         if self.signal.kind == "rate" or self.signal.metric is None:
             return f"({self.signal.where})"
         side = ">" if self.signal.direction > 0 else "<"
         return f"({self.signal.metric} {side} $threshold)"
 
-    def where(self, start: datetime, end: datetime, *, failing: bool) -> tuple[str, dict[str, Any]]:
-        """SQL and parameters for the scope's calls in [start, end) (failing ones only)."""
+    def params(self) -> dict[str, Any]:
+        found = dict(self.signal.params)
+        if self.signal.kind == "metric":
+            found["threshold"] = self.threshold
+        return found
+
+    def within(self, prefix: str) -> tuple[str, dict[str, Any]]:
+        """SQL true for a call of the segment showing the failure, with its parameters
+        renamed under `prefix` (so that several terms can share a query)."""
         condition, params = segment_condition(self.segment)
-        params.update(self.signal.params)
+        sql = f"({condition} AND {self.failure()})"
+        params.update(self.params())
+        renamed = _PARAMETER.sub(lambda m: f"${prefix}{m.group(1)}", sql)
+        return renamed, {f"{prefix}{k}": v for k, v in params.items()}
+
+    @property
+    def why(self) -> str:
+        found = why(self.signal, self.threshold)
+        where = "".join(f" {k}={v}" for k, v in sorted(self.segment.items()))
+        return f"{found} ({where.strip()})" if where else found
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Calls of one feature (and segment) and how the alerting signal reads on them; `also`
+    names the incident's other failures, which count as well (the scope then spans the
+    whole feature and each failure keeps its own segment)."""
+
+    feature: str
+    signal: SignalPredicate
+    segment: dict[str, str]
+    threshold: float | None = None
+    also: tuple[Term, ...] = ()
+
+    @property
+    def primary(self) -> Term:
+        return Term(self.signal, self.segment, self.threshold)
+
+    def failure(self) -> str:
+        """SQL true for a call that shows the failure."""
+        if not self.also:
+            return self.primary.failure()
+        return "(" + " OR ".join(sql for sql, _ in self._terms()) + ")"
+
+    def _terms(self) -> list[tuple[str, dict[str, Any]]]:
+        return [t.within(f"t{i}_") for i, t in enumerate(self.also)] + [
+            (f"({segment_condition(self.segment)[0]} AND {self.primary.failure()})", {})
+        ]
+
+    def where(self, start: datetime, end: datetime, *, failing: bool) -> tuple[str, dict[str, Any]]:
+        """SQL and parameters for the scope's calls in [start, end) (failing ones only); calls
+        answered by the fallback route are left out. The parameters may name more than the
+        SQL uses (the reader passes on only those it does)."""
+        condition, params = segment_condition(self.segment)
+        params.update(self.primary.params())
+        for _, extra in self._terms():
+            params.update(extra)
         params.update({"feature": self.feature, "start": naive(start), "end": naive(end)})
-        sql = f"feature = $feature AND time >= $start AND time < $end AND {condition}"
+        sql = f"feature = $feature AND time >= $start AND time < $end AND NOT {BY_FALLBACK}"
+        if not self.also:
+            sql += f" AND {condition}"
         if failing:
             sql += f" AND {self.failure()}"
-            if self.signal.kind == "metric":
-                params["threshold"] = self.threshold
         return sql, params
 
     @property
     def why(self) -> str:
-        return why(self.signal, self.threshold)
+        return " or ".join(t.why for t in (self.primary, *self.also))
 
 
 class TelemetryReader:
@@ -70,7 +128,8 @@ class TelemetryReader:
         self._telemetry = telemetry
 
     def _rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        return self._telemetry.query(sql, params)
+        used = set(_PARAMETER.findall(sql))
+        return self._telemetry.query(sql, {k: v for k, v in params.items() if k in used})
 
     def rate_series(
         self, scope: Scope, start: datetime, end: datetime, bucket_s: int
@@ -251,15 +310,67 @@ class TelemetryReader:
             f"count(*) FILTER (WHERE time < $onset AND {ran}), "
             f"count(*) FILTER (WHERE time < $onset) FROM calls WHERE {where}"
         )
-        if scope.signal.kind == "metric":
-            params["threshold"] = scope.threshold
         params.update({"onset": naive(onset), "version": version})
         bad_on, bad_calls, base_on, base_calls = self._rows(sql, params)[0]
         return Concentration(int(bad_on), int(bad_calls), int(base_on), int(base_calls))
 
-    def _has_documents(self) -> bool:
+    def failure_counts(
+        self,
+        scope: Scope,
+        signals: list[SignalPredicate],
+        onset: datetime,
+        end: datetime,
+        baseline: timedelta,
+    ) -> tuple[tuple[int, int], list[tuple[int, int]]]:
+        """Calls of the scope's feature and segment that show none of its failures, in
+        [onset, end) and in the `baseline` before it, and for each of `signals` how many of
+        those show its failure."""
+        _, params = scope.where(onset - baseline, end, failing=False)
+        condition, _ = segment_condition(scope.segment)
+        parts = ["count(*) FILTER (WHERE time >= $onset)", "count(*) FILTER (WHERE time < $onset)"]
+        for i, signal in enumerate(signals):
+            sql, extra = Term(signal, {}).within(f"c{i}_")
+            params.update(extra)
+            parts += [
+                f"count(*) FILTER (WHERE time >= $onset AND {sql})",
+                f"count(*) FILTER (WHERE time < $onset AND {sql})",
+            ]
+        params["onset"] = naive(onset)
+        sql = (
+            f"SELECT {', '.join(parts)} FROM calls WHERE feature = $feature "  # noqa: S608 - constant SQL
+            f"AND time >= $start AND time < $end AND NOT {BY_FALLBACK} AND {condition} "
+            f"AND NOT coalesce({scope.failure()}, false)"
+        )
+        row = [int(v or 0) for v in self._rows(sql, params)[0]]
+        pairs = [(row[i], row[i + 1]) for i in range(2, len(row), 2)]
+        return (row[0], row[1]), pairs
+
+    def scanners_and_evals(
+        self, feature: str, start: datetime, end: datetime
+    ) -> tuple[list[str], list[str]]:
+        """The scanners that hit the feature's calls in [start, end), and the evals scored."""
+        span = {"feature": feature, "start": naive(start), "end": naive(end)}
+        scanners: list[str] = []
+        if self._has_table("scan_hits"):
+            rows = self._rows(
+                "SELECT DISTINCT scanner FROM scan_hits WHERE feature = $feature "
+                "AND time >= $start AND time < $end ORDER BY 1",
+                span,
+            )
+            scanners = [str(r[0]) for r in rows]
         rows = self._rows(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name", {"name": "documents"}
+            "SELECT DISTINCT unnest(map_keys(eval_scores)) FROM calls WHERE feature = $feature "
+            "AND time >= $start AND time < $end AND eval_scores IS NOT NULL ORDER BY 1",
+            span,
+        )
+        return scanners, [str(r[0]) for r in rows if r[0] is not None]
+
+    def _has_documents(self) -> bool:
+        return self._has_table("documents")
+
+    def _has_table(self, name: str) -> bool:
+        rows = self._rows(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name", {"name": name}
         )
         return bool(rows and rows[0][0])
 

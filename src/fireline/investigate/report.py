@@ -27,7 +27,8 @@ class Onset:
 
 @dataclass(frozen=True, slots=True)
 class BlastRadius:
-    """The affected calls from the onset until `until` (resolution, or now while open)."""
+    """The affected calls from the onset until `until`: when the harm ended, else the
+    incident's resolution (or now while it is open)."""
 
     calls: int
     users: int

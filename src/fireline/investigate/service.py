@@ -4,18 +4,20 @@ with the pure functions of this package."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from scipy.stats import poisson
+
 from fireline.detect.base import SignalKind
-from fireline.detect.catalog import SCAN_RATE, signal_named
+from fireline.detect.catalog import EVAL_FAIL_RATE, SCAN_RATE, signal_named
 from fireline.domain.alert import Alert
 from fireline.domain.incident import Incident, IncidentState
 from fireline.domain.telemetry import ChangeKind
 from fireline.investigate.onset import ChangePoint, bernoulli_change_point, gaussian_change_point
 from fireline.investigate.predicates import predicate
-from fireline.investigate.reader import Scope, TelemetryReader
+from fireline.investigate.reader import Scope, TelemetryReader, Term
 from fireline.investigate.report import BlastRadius, Investigation, Onset
 from fireline.investigate.segments import MIN_COUNT, in_common
 from fireline.investigate.suspects import Suspect, ranked, suspect
@@ -38,6 +40,14 @@ MAX_BASELINE = timedelta(hours=24)
 MIN_LLR = 3.0
 #: The baseline quantile beyond which a metric (latency, ...) counts as a failure.
 TAIL = 0.95
+#: Failure rates checked for a rise beside an alerting rate (with every scanner that hit
+#: and every eval scored), and how clear a rise must be: at least RISEN_FACTOR times the
+#: baseline's rate, RISEN_MIN calls, and a Poisson tail below RISEN_P.
+RISEN_SIGNALS = ("error_rate", "refusal_rate", "empty_rate", "thumbs_down_rate", "regenerate_rate")
+FEEDBACK_SIGNALS = ("thumbs_down_rate", "regenerate_rate")
+RISEN_FACTOR = 2.0
+RISEN_MIN = 5
+RISEN_P = 1e-4
 #: How a call runs the version of each kind of change (SQL over `$version`).
 RAN: dict[ChangeKind, str] = {
     ChangeKind.MODEL: "(model = $version OR model_version = $version)",
@@ -99,19 +109,109 @@ class Investigator:
         scope = Scope(incident.feature, found, dict(alert.segment) if alert else {})
         onset = self._onset(scope, incident.detected_at, alert)
         if found.kind == "metric":
-            quantile = 1 - TAIL if found.direction < 0 else TAIL
-            tail = self.reader.tail(scope, onset.at - LOOKBACK, onset.at, quantile)
-            scope = Scope(scope.feature, found, scope.segment, tail if tail is not None else 0.0)
+            scope = replace(scope, threshold=self._tail(scope, onset.at))
         resolved = incident.time_of(IncidentState.RESOLVED)
-        end = resolved if resolved is not None and not incident.is_open else now
-        recovered = [a.resolved_at for a in raised]
-        if recovered and all(r is not None for r in recovered):
-            # The harm ended when the last alert recovered: a contained or restoring incident
-            # stays open longer, and the calls after it show only the usual share of failures.
-            end = min(end, max(r for r in recovered if r is not None))
-        end = max(end, onset.at)
+        end = max(resolved if resolved is not None and not incident.is_open else now, onset.at)
+        if alert is not None:
+            scope = replace(scope, also=self._also(scope, alert, raised, onset.at, end))
+        end = self._harm_end(scope, onset.at, end, raised)
         last = self.reader.blast(scope, onset.at, end)[4] or end
         return Case(incident, incident_id, scope, onset, end, resolved is None, last)
+
+    def _tail(self, scope: Scope, onset: datetime) -> float:
+        """The metric's baseline tail: the value beyond which a call counts as failing."""
+        quantile = 1 - TAIL if scope.signal.direction < 0 else TAIL
+        tail = self.reader.tail(scope, onset - LOOKBACK, onset, quantile)
+        return tail if tail is not None else 0.0
+
+    def _also(
+        self,
+        scope: Scope,
+        primary: Alert,
+        raised: Sequence[Alert],
+        onset: datetime,
+        until: datetime,
+    ) -> tuple[Term, ...]:
+        """The incident's other failures as specific as the primary one (rates beside a
+        rate, tails of means beside a mean; drift names no calls), and beside a rate the
+        failure rates that clearly rose with it: the calls showing any of them are affected.
+        A failure already covered by a wider segment is left out."""
+        rank = _specificity(primary)
+        if rank >= _DRIFT:
+            return ()
+        terms: list[Term] = [scope.primary]
+        for alert in sorted(raised, key=lambda a: (len(a.segment), a.fired_at)):
+            if _specificity(alert) != rank:
+                continue
+            found = predicate(alert.signal, feature=scope.feature, eval_pass=self.eval_pass)
+            segment = dict(alert.segment)
+            if found.note or any(
+                t.signal.signal == alert.signal and t.segment.items() <= segment.items()
+                for t in terms
+            ):
+                continue
+            term = Term(found, segment)
+            if found.kind == "metric":
+                alone = Scope(scope.feature, found, segment)
+                term = Term(found, segment, self._tail(alone, onset))
+            terms.append(term)
+        if rank == _SPECIFIC[SignalKind.RATE]:
+            terms += self._risen(scope, terms, onset, until)
+        return tuple(terms[1:])
+
+    def _risen(
+        self, scope: Scope, terms: Sequence[Term], onset: datetime, until: datetime
+    ) -> list[Term]:
+        """Failure rates of the primary alert's segment that rose with it without alerting
+        (a scanner's few hits, thumbs-down that lag behind): the calls showing them are
+        affected too. A rate counts when it rose among the calls that show none of the
+        failures already counted (thumbs-down answering leaked answers are not a harm of
+        their own), and users' feedback is weighed last."""
+        scanners, evals = self.reader.scanners_and_evals(scope.feature, onset, until)
+        groups = [
+            [
+                *(n for n in RISEN_SIGNALS if n not in FEEDBACK_SIGNALS),
+                *(f"{SCAN_RATE}{s}" for s in scanners),
+                *(f"{EVAL_FAIL_RATE}{e}" for e in evals),
+            ],
+            list(FEEDBACK_SIGNALS),
+        ]
+        covered = {t.signal.signal for t in terms if t.segment.items() <= scope.segment.items()}
+        found: list[Term] = []
+        for names in groups:
+            candidates = [
+                predicate(name, feature=scope.feature, eval_pass=self.eval_pass)
+                for name in names
+                if name not in covered
+            ]
+            so_far = replace(scope, also=(*terms[1:], *found))
+            (calls, base), counts = self.reader.failure_counts(
+                so_far, candidates, onset, until, LOOKBACK
+            )
+            found += [
+                Term(signal, dict(scope.segment))
+                for signal, (hits, base_hits) in zip(candidates, counts, strict=True)
+                if risen(hits, calls, base_hits, base)
+            ]
+        return found
+
+    def _harm_end(
+        self, scope: Scope, onset: datetime, end: datetime, raised: Sequence[Alert]
+    ) -> datetime:
+        """When the harm ended: where the share of failing calls (those the model at fault
+        answered) fell back, if it clearly did before `end`; else when the last alert
+        recovered, if all have; else `end`."""
+        bucket = timedelta(seconds=self.bucket_s)
+        hits, trials = self.reader.rate_series(scope, onset, end, self.bucket_s)
+        cp = bernoulli_change_point(hits, trials, direction=-1)
+        if cp is not None and cp.llr >= MIN_LLR:
+            return onset + bucket * cp.index
+        recovered = [a.resolved_at for a in raised]
+        if recovered and all(r is not None for r in recovered):
+            # A contained or restoring incident stays open after its alerts recovered, and
+            # the calls after them show only the usual share of failures.
+            return max(min(end, max(r for r in recovered if r is not None)), onset)
+        return end
 
     def _onset(self, scope: Scope, detected: datetime, alert: Alert | None) -> Onset:
         bucket = timedelta(seconds=self.bucket_s)
@@ -213,8 +313,14 @@ class Investigator:
 #: (failed, refused, leaking), a mean the calls in its tail; a drift test only that calls
 #: changed.
 _SPECIFIC = {SignalKind.RATE: 0, SignalKind.MEAN: 1}
+_DRIFT = 2
 #: Alerts this close to the first one are the same onset seen by several signals.
 SAME_ONSET = timedelta(minutes=5)
+
+
+def _specificity(alert: Alert) -> int:
+    found = signal_named(alert.signal)
+    return _SPECIFIC.get(found.kind, _DRIFT) if found is not None else 0
 
 
 def primary_alert(alerts: Sequence[Alert]) -> Alert | None:
@@ -223,13 +329,23 @@ def primary_alert(alerts: Sequence[Alert]) -> Alert | None:
     if not alerts:
         return None
     first = min(a.fired_at for a in alerts)
+    return min(
+        (a for a in alerts if a.fired_at - first <= SAME_ONSET),
+        key=lambda a: (_specificity(a), a.fired_at),
+    )
 
-    def rank(alert: Alert) -> tuple[int, datetime]:
-        found = signal_named(alert.signal)
-        specific = _SPECIFIC.get(found.kind, 2) if found is not None else 0
-        return specific, alert.fired_at
 
-    return min((a for a in alerts if a.fired_at - first <= SAME_ONSET), key=rank)
+def risen(hits: int, calls: int, base_hits: int, base_calls: int) -> bool:
+    """Whether `hits` of `calls` is clearly more than the baseline's share.
+
+    >>> risen(30, 500, 10, 1000), risen(12, 500, 10, 1000), risen(4, 10, 0, 1000)
+    (True, False, False)
+    """
+    if hits < RISEN_MIN or calls <= 0:
+        return False
+    rate = (base_hits + 0.5) / (base_calls + 1)
+    expected = calls * rate
+    return hits >= RISEN_FACTOR * expected and float(poisson.sf(hits - 1, expected)) < RISEN_P
 
 
 def investigator_for(instance: Fireline) -> Investigator:

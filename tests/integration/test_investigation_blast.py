@@ -1,0 +1,131 @@
+"""The blast radius of an incident whose fault harms calls in several ways: every failure the
+incident shows counts (the alerted ones and those that rose with them), calls answered by the
+fallback route are outside it, and it ends when the harm ended, not when the incident did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from fireline.clock import SimulatedClock
+from fireline.config import parse_config
+from fireline.domain.incident import IncidentState
+from fireline.domain.telemetry import Feedback, FeedbackKind
+from fireline.investigate import Investigation, investigator_for
+from fireline.runtime import Fireline
+from tests.conftest import T0
+
+FEATURE = "care-bot"
+FAULT_START = T0 + timedelta(hours=2)
+FAULT_END = FAULT_START + timedelta(minutes=40)
+#: From this moment of the fault most requests go to the fallback route.
+FALLBACK_FROM = FAULT_START + timedelta(minutes=10)
+CONFIG = "containment: {restoration: {enabled: false}}\n"
+
+
+@dataclass
+class Drill:
+    """The calls sent, and the ground truth: calls the fault harmed and fallback calls."""
+
+    harmed: set[str] = field(default_factory=set)
+    by_fallback: set[str] = field(default_factory=set)
+    #: When the incident was resolved (or the drill's end while it is open).
+    incident_end: datetime = T0
+
+
+def minute(app: Fireline, clock: SimulatedClock, rng: np.random.Generator, drill: Drill) -> None:
+    start = clock.now()
+    faulty = FAULT_START <= start < FAULT_END
+    rows, feedback = [], []
+    for i, at in enumerate(np.sort(rng.uniform(0, 60, 120)), start=1):
+        call_id = f"{start:%H%M}-{i}"
+        fallback = faulty and start >= FALLBACK_FROM and rng.random() < 0.8
+        harmful = faulty and not fallback
+        error = rng.random() < (0.12 if harmful else 0.005)
+        refused = not error and rng.random() < (0.25 if harmful else 0.01)
+        # Users dislike a harmful period's answers, refused or not (their feedback lags).
+        disliked = rng.random() < (0.15 if harmful else 0.02)
+        if harmful and (error or refused or disliked):
+            drill.harmed.add(call_id)
+        if fallback:
+            drill.by_fallback.add(call_id)
+        time = start + timedelta(seconds=float(at))
+        rows.append(
+            (
+                i,
+                {
+                    "call_id": call_id,
+                    "time": time.isoformat(),
+                    "feature": FEATURE,
+                    "tenant": "clinic-a" if i % 2 else "clinic-b",
+                    "model": "small-model" if fallback else "big-model",
+                    "status": "error" if error else "ok",
+                    "error_type": "server_error" if error else None,
+                    "finish_reason": "refusal" if refused else (None if error else "stop"),
+                    "output_tokens": None if error else (8 if refused else 240),
+                    "attributes": {"fallback": True} if fallback else {},
+                },
+            )
+        )
+        if disliked:
+            kind = FeedbackKind.THUMBS_DOWN
+            feedback.append(Feedback(f"fb-{call_id}", call_id, time + timedelta(seconds=5), kind))
+    app.ingest.ingest_rows(rows)
+    app.telemetry.insert_new_feedback(feedback)
+    clock.advance(60)
+    app.tick()
+
+
+@pytest.fixture(scope="module")
+def drill() -> tuple[Drill, Investigation, set[str]]:
+    clock = SimulatedClock(T0)
+    app = Fireline.in_memory(clock, config=parse_config(CONFIG))
+    rng = np.random.default_rng(11)
+    found = Drill()
+    try:
+        while clock.now() < FAULT_END + timedelta(hours=1):
+            minute(app, clock, rng, found)
+        [incident] = [i for i in app.list_incidents() if i.detected_at >= FAULT_START]
+        assert incident.incident_id is not None
+        investigator = investigator_for(app)
+        with app.state.unit_of_work(read_only=True) as tx:
+            report = investigator.investigate(tx, incident.incident_id, clock.now())
+            rows = investigator.affected(tx, incident.incident_id, clock.now())
+            listed = {str(r["call_id"]) for r in rows}
+        found.incident_end = incident.time_of(IncidentState.RESOLVED) or clock.now()
+    finally:
+        app.close()
+    return found, report, listed
+
+
+def test_every_way_the_fault_harmed_calls_is_in_the_blast_radius(
+    drill: tuple[Drill, Investigation, set[str]],
+) -> None:
+    truth, _, listed = drill
+    hits = len(listed & truth.harmed)
+
+    assert hits >= 0.9 * len(truth.harmed), "recall: errors, refusals and thumbs-down alike"
+    assert hits >= 0.9 * len(listed), "precision"
+
+
+def test_calls_answered_by_the_fallback_route_are_outside_the_blast_radius(
+    drill: tuple[Drill, Investigation, set[str]],
+) -> None:
+    truth, _, listed = drill
+
+    assert truth.by_fallback
+    assert not listed & truth.by_fallback
+
+
+def test_the_blast_radius_ends_when_the_harm_ended_though_the_incident_lasted_longer(
+    drill: tuple[Drill, Investigation, set[str]],
+) -> None:
+    truth, report, _ = drill
+
+    assert truth.incident_end >= FAULT_END + timedelta(minutes=5)
+    assert report.blast.last is not None
+    assert report.blast.until <= FAULT_END + timedelta(minutes=2)
+    assert FAULT_END - timedelta(minutes=2) <= report.blast.last <= FAULT_END + timedelta(minutes=2)
