@@ -3,8 +3,10 @@
     .venv/bin/python bench/drills.py              # every built-in scenario (several minutes)
     .venv/bin/python bench/drills.py --seed 3     # another seed
     .venv/bin/python bench/drills.py --quick      # three one-day scenarios, printed only
+    .venv/bin/python bench/drills.py --jobs 1     # one scenario at a time (default: 2)
 
-Runs `fireline drill --all --json` (a subprocess, as a user would) and writes
+Runs `fireline drill NAME --json` for every built-in scenario (subprocesses, as a user would;
+`--jobs` of them at once, each on one core) and writes
 bench/results/drills.json: the scorecards, the overall summary, and each target of the issue
 with whether it is met: every fault scenario detected with the right type, severity within
 its range and the right containment level, the root-cause change ranked first where there is
@@ -22,8 +24,12 @@ import platform
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from fireline.drill import bundled_scenarios, overall
+from fireline.drill.scorecard import Scorecard
 
 RESULTS = Path(__file__).resolve().parent / "results" / "drills.json"
 QUICK = ("provider-outage", "vendor-latency-spike", "quiet-day")
@@ -86,14 +92,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="three scenarios, nothing written")
+    parser.add_argument("--jobs", type=int, default=2, help="scenarios run at once")
     options = parser.parse_args()
     load = [round(x, 2) for x in os.getloadavg()]
     started = time.perf_counter()
-    if options.quick:
-        cards = [run([name, "--seed", str(options.seed)])["scenarios"][0] for name in QUICK]
-        answer = {"scenarios": cards}
-    else:
-        answer = run(["--all", "--seed", str(options.seed)])
+    names = list(QUICK) if options.quick else bundled_scenarios()
+    with ThreadPoolExecutor(max(1, options.jobs)) as pool:
+        answers = pool.map(lambda name: run([name, "--seed", str(options.seed)]), names)
+        cards = [answer["scenarios"][0] for answer in answers]
+    answer = {"scenarios": cards, "overall": overall([Scorecard(**c) for c in cards])}
     result = {
         "machine": {
             "cores": os.cpu_count(),

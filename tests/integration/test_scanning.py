@@ -199,6 +199,25 @@ def test_documents_registered_through_the_api_reveal_a_cross_tenant_leak(
     assert ("grounding", "citation_unknown", "faq-9") in hits
 
 
+def test_without_registered_documents_no_citation_is_called_unknown(
+    client: httpx.Client, deployment: tuple[Fireline, SimulatedClock]
+) -> None:
+    app, clock = deployment
+    rows = [
+        a_call(1, retrieved_doc_ids=["faq-1", "faq-2"], cited_doc_ids=["faq-1"]),
+        a_call(2, retrieved_doc_ids=["faq-1"], cited_doc_ids=["faq-7"]),
+    ]
+    client.post("/v1/calls", json={"calls": rows})
+    clock.advance(60)
+    app.tick()
+
+    first = {(h["kind"], h["detail"]) for h in client.get("/api/calls/c1/hits").json()}
+    second = {(h["kind"], h["detail"]) for h in client.get("/api/calls/c2/hits").json()}
+
+    assert first == set()  # an empty store is a knowledge base nobody registered
+    assert second == {("citation_not_retrieved", "faq-7")}
+
+
 def test_a_bad_document_is_refused_naming_the_row_and_field(client: httpx.Client) -> None:
     docs = [{"doc_id": "ok"}, {"doc_id": "bad", "published": "yesterday-ish"}]
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
+
 from fireline.domain.guard import ContainmentLevel, Guard
 from fireline.drill.app import SimulatedApp, harmed_mask
 from fireline.drill.generator import generate
@@ -139,25 +141,29 @@ def test_harmed_calls_are_the_faulty_segments_calls_that_show_the_fault() -> Non
     assert (harmed[in_fault] <= (c["failed"] | (c["bad_text"] != None))[in_fault]).all()  # noqa: E711
 
 
-def test_a_ramping_slowdown_harms_the_calls_that_carry_at_least_half_of_it() -> None:
+def test_a_slowdown_harms_the_calls_it_makes_slower_than_nineteen_in_twenty_healthy_ones() -> None:
     spec = parse_scenario(
         """\
 name: ramp
 duration: 1h
-features: [{name: bot, rate: 20}]
+features:
+  - {name: bot, rate: 20, baseline: {latency: {median_ms: 1000, spread: 0.3}}}
 faults:
   - {kind: latency, feature: bot, onset: 10m, duration: 20m, ramp: 10m, factor: 5}
 """
     )
     batch = generate(spec, 1, spec.start, spec.end)
     harmed = harmed_mask(spec, batch)
-    times = batch.times()
+    c = batch.columns
+    minutes = np.array([(t - spec.start).total_seconds() / 60 for t in batch.times()])
+    healthy_p95 = 1000 * np.exp(1.6449 * 0.3)
 
-    first = min(t for t, h in zip(times, harmed.tolist(), strict=True) if h)
-    last = max(t for t, h in zip(times, harmed.tolist(), strict=True) if h)
-    # Half of the effect is reached five minutes into the ten-minute ramp.
-    assert abs((first - spec.start).total_seconds() - 15 * 60) < 10
-    assert abs((last - spec.start).total_seconds() - 30 * 60) < 10
+    assert not harmed[(minutes < 10) | (minutes >= 30)].any()
+    assert (c["latency_ms"][harmed] > healthy_p95).all()
+    full = (minutes >= 20) & (minutes < 30)
+    assert harmed[full].mean() > 0.99  # five times slower: nearly every call
+    early = (minutes >= 10) & (minutes < 11)  # barely slower yet: about the usual 5 %
+    assert harmed[early].mean() < 0.2
 
 
 def card(**changes: object) -> Scorecard:

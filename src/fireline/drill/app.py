@@ -159,14 +159,18 @@ def _inert(guard: Guard) -> bool:
 
 def harmed_mask(spec: ScenarioSpec, batch: Batch, eval_pass: float = 0.5) -> NDArray[np.bool_]:
     """The calls of `batch` a fault harmed: in the fault's window and segment, and showing
-    what the fault does (failed, refused, leaking...); all its calls for faults that move
-    every call (latency, tokens, inputs)."""
+    what the fault does (failed, refused, leaking...); for a fault that shifts a value
+    (latency, tokens, inputs), pushed beyond the healthy day's 95th percentile (5th for a
+    fall): slower or longer than 19 calls in 20 of a normal day."""
     c = batch.columns
     found = np.zeros(len(batch), dtype=bool)
     for index, fault in enumerate(spec.faults):
         touched = ((c["faults"] >> index) & 1).astype(bool)
         shows = _SHOWS.get(fault.kind)
-        found |= touched & (shows(c, eval_pass) if shows is not None else True)
+        if shows is not None:
+            found |= touched & shows(c, eval_pass)
+        else:
+            found |= touched & _shifted(spec, fault, c)
     return found
 
 
@@ -180,5 +184,31 @@ _SHOWS: dict[str, Any] = {
     "feedback": lambda c, _: c["thumbs_down"],
     "bad_answer": lambda c, _: c["bad_text"] != None,  # noqa: E711
 }
+#: The standard normal's 95th percentile: values are log-normal around their medians.
+Z95 = 1.6449
+
+
+def _shifted(spec: ScenarioSpec, fault: Any, c: Mapping[str, Any]) -> NDArray[np.bool_]:
+    """The calls whose shifted value lies beyond the healthy day's tail on the fault's side."""
+    feature = next(f for f in spec.features if f.name == fault.feature)
+    b = feature.baseline
+
+    def beyond(values: Any, median: float, spread: float, factor: float) -> NDArray[np.bool_]:
+        if factor > 1:
+            return np.asarray(values > median * np.exp(Z95 * spread))
+        if factor < 1:
+            return np.asarray(values < median * np.exp(-Z95 * spread))
+        return np.zeros(len(values), dtype=bool)
+
+    tokens = b.tokens
+    if fault.kind == "latency":
+        return beyond(c["latency_ms"], b.latency.median_ms, b.latency.spread, fault.factor)
+    inputs = beyond(c["input_tokens"], tokens.input, tokens.spread, fault.input_factor)
+    if fault.kind == "token_blowup":
+        return inputs | beyond(
+            c["output_tokens"], tokens.output, tokens.spread, fault.output_factor
+        )
+    return inputs
+
 
 __all__ = ["Served", "SimulatedApp", "harmed_mask"]

@@ -81,12 +81,6 @@ def _strength(
     return np.where(inside, ramp, 0.0)
 
 
-#: Faults that shift every call's value (latency, tokens, inputs) rather than make some
-#: calls fail, and the share of their full effect from which a call counts as touched.
-SHIFTS = frozenset({"latency", "token_blowup", "input_drift"})
-HALF = 0.5
-
-
 @dataclass
 class Effects:
     """Each call's signal parameters: the baseline moved toward the faults' targets."""
@@ -103,9 +97,7 @@ class Effects:
     eval_score: Floats
     thumbs_down_rate: Floats
     #: The faults acting on each call, as bits (bit i: the scenario's `faults[i]`; 0: none):
-    #: the drill's ground truth of which calls a fault touched. A fault that shifts every
-    #: call (SHIFTS) touches those that carry at least half of its effect: early in a ramp
-    #: a call is hardly slower than usual.
+    #: the drill's ground truth of which calls a fault touched.
     faults: NDArray[np.int64]
     #: The text of a bad answer (a `bad_answer` fault) per call, else None.
     bad_text: NDArray[Any]
@@ -146,8 +138,7 @@ class Effects:
             if fault.feature != feature.name:
                 continue
             strength = _strength(fault, offset_us, values)
-            moved = strength >= HALF if fault.kind in SHIFTS else strength > 0
-            fx.faults |= moved.astype(np.int64) << index
+            fx.faults |= (strength > 0).astype(np.int64) << index
             if isinstance(fault, BadAnswer):
                 said = (draws(f"bad:{index}") < strength * fault.rate) & (fx.bad_text == None)  # noqa: E711
                 fx.bad_text[said] = fault.text

@@ -321,12 +321,16 @@ class TelemetryReader:
         onset: datetime,
         end: datetime,
         baseline: timedelta,
+        segment: dict[str, str] | None = None,
     ) -> tuple[tuple[int, int], list[tuple[int, int]]]:
-        """Calls of the scope's feature and segment that show none of its failures, in
-        [onset, end) and in the `baseline` before it, and for each of `signals` how many of
-        those show its failure."""
+        """Calls of the scope's feature in `segment` (else the scope's) that show none of its
+        failures, in [onset, end) and in the `baseline` before it, and for each of `signals`
+        how many of those show its failure."""
         _, params = scope.where(onset - baseline, end, failing=False)
-        condition, _ = segment_condition(scope.segment)
+        condition, within = segment_condition(scope.segment if segment is None else segment)
+        within = {f"in_{k}": v for k, v in within.items()}
+        condition = _PARAMETER.sub(lambda m: f"$in_{m.group(1)}", condition)
+        params.update(within)
         parts = ["count(*) FILTER (WHERE time >= $onset)", "count(*) FILTER (WHERE time < $onset)"]
         for i, signal in enumerate(signals):
             sql, extra = Term(signal, {}).within(f"c{i}_")

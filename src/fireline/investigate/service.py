@@ -140,11 +140,14 @@ class Investigator:
         if rank >= _DRIFT:
             return ()
         terms: list[Term] = [scope.primary]
+        segments: list[dict[str, str]] = [dict(scope.segment)]
         for alert in sorted(raised, key=lambda a: (len(a.segment), a.fired_at)):
             if _specificity(alert) != rank:
                 continue
             found = predicate(alert.signal, feature=scope.feature, eval_pass=self.eval_pass)
             segment = dict(alert.segment)
+            if segment not in segments:
+                segments.append(segment)
             if found.note or any(
                 t.signal.signal == alert.signal and t.segment.items() <= segment.items()
                 for t in terms
@@ -156,17 +159,22 @@ class Investigator:
                 term = Term(found, segment, self._tail(alone, onset))
             terms.append(term)
         if rank == _SPECIFIC[SignalKind.RATE]:
-            terms += self._risen(scope, terms, onset, until)
+            terms += self._risen(scope, terms, segments, onset, until)
         return tuple(terms[1:])
 
     def _risen(
-        self, scope: Scope, terms: Sequence[Term], onset: datetime, until: datetime
+        self,
+        scope: Scope,
+        terms: Sequence[Term],
+        segments: Sequence[dict[str, str]],
+        onset: datetime,
+        until: datetime,
     ) -> list[Term]:
-        """Failure rates of the primary alert's segment that rose with it without alerting
-        (a scanner's few hits, thumbs-down that lag behind): the calls showing them are
-        affected too. A rate counts when it rose among the calls that show none of the
-        failures already counted (thumbs-down answering leaked answers are not a harm of
-        their own), and users' feedback is weighed last."""
+        """Failure rates that rose with the incident's alerts without alerting (a scanner's
+        few hits, thumbs-down that lag behind), in the segment of any of its alerts: the
+        calls showing them are affected too. A rate counts when it rose among the calls that
+        show none of the failures already counted (thumbs-down answering leaked answers are
+        not a harm of their own), and users' feedback is weighed last."""
         scanners, evals = self.reader.scanners_and_evals(scope.feature, onset, until)
         groups = [
             [
@@ -176,23 +184,27 @@ class Investigator:
             ],
             list(FEEDBACK_SIGNALS),
         ]
-        covered = {t.signal.signal for t in terms if t.segment.items() <= scope.segment.items()}
         found: list[Term] = []
         for names in groups:
-            candidates = [
-                predicate(name, feature=scope.feature, eval_pass=self.eval_pass)
-                for name in names
-                if name not in covered
-            ]
-            so_far = replace(scope, also=(*terms[1:], *found))
-            (calls, base), counts = self.reader.failure_counts(
-                so_far, candidates, onset, until, LOOKBACK
-            )
-            found += [
-                Term(signal, dict(scope.segment))
-                for signal, (hits, base_hits) in zip(candidates, counts, strict=True)
-                if risen(hits, calls, base_hits, base)
-            ]
+            for segment in segments:
+                counted = (*terms, *found)
+                covered = {t.signal.signal for t in counted if t.segment.items() <= segment.items()}
+                candidates = [
+                    predicate(name, feature=scope.feature, eval_pass=self.eval_pass)
+                    for name in names
+                    if name not in covered
+                ]
+                if not candidates:
+                    continue
+                so_far = replace(scope, also=tuple(counted[1:]))
+                (calls, base), counts = self.reader.failure_counts(
+                    so_far, candidates, onset, until, LOOKBACK, segment
+                )
+                found += [
+                    Term(signal, segment)
+                    for signal, (hits, base_hits) in zip(candidates, counts, strict=True)
+                    if risen(hits, calls, base_hits, base)
+                ]
         return found
 
     def _harm_end(

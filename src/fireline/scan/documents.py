@@ -36,8 +36,18 @@ class DocumentCatalog(Mapping[str, Document]):
     ('acme', False)
     """
 
-    def __init__(self, loader: DocumentLoader | None = None, *, cache_size: int = 200_000) -> None:
+    def __init__(
+        self,
+        loader: DocumentLoader | None = None,
+        *,
+        stored: Callable[[], bool] | None = None,
+        cache_size: int = 200_000,
+    ) -> None:
         self.loader = loader
+        #: Whether the store holds any document (asked at each prefetch): an empty store is
+        #: a knowledge base nobody registered, not one without the cited documents.
+        self.stored = stored
+        self._any_stored = True
         self.cache_size = cache_size
         self._found: OrderedDict[str, Document | None] = OrderedDict()
         self._lock = threading.Lock()
@@ -52,6 +62,8 @@ class DocumentCatalog(Mapping[str, Document]):
         """Read the ids not yet known from the store, in one query."""
         if self.loader is None:
             return
+        if self.stored is not None:
+            self._any_stored = self.stored()
         with self._lock:
             missing = sorted({doc_id for doc_id in doc_ids if doc_id not in self._found})
         if not missing:
@@ -95,7 +107,8 @@ class DocumentCatalog(Mapping[str, Document]):
     def knows_all(self) -> bool:
         """Whether an id absent from the catalog is absent from the knowledge base.
 
-        True only when the catalog reads a store: a catalog filled by hand may be partial,
-        and then no citation is called unknown for lack of an entry.
+        True only when the catalog reads a store that holds documents: a catalog filled by
+        hand may be partial, and an empty store is a knowledge base nobody registered; then
+        no citation is called unknown for lack of an entry.
         """
-        return self.loader is not None
+        return self.loader is not None and self._any_stored

@@ -55,7 +55,7 @@ class ScanService:
         self.store = store
         self.settings = settings or Scanning()
         self.batch_size = batch_size
-        self.documents = DocumentCatalog(store.documents)
+        self.documents = DocumentCatalog(store.documents, stored=store.has_documents)
         if scanners is None:
             scanners = [
                 build_scanner(name, self.settings.settings.get(name), documents=self.documents)

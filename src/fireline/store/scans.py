@@ -99,6 +99,10 @@ class ScanStore:
                 db.executemany("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?)", rows)
         return len(rows)
 
+    def has_documents(self) -> bool:
+        """Whether any document is stored."""
+        return bool(self.telemetry.query("SELECT EXISTS (SELECT 1 FROM documents)")[0][0])
+
     def documents(self, doc_ids: list[str]) -> list[Document]:
         """The stored documents among `doc_ids`."""
         rows = self.telemetry.query(
