@@ -13,7 +13,7 @@ from fireline.clock import Clock, WallClock
 from fireline.config import Config, find_config, load_config
 from fireline.detect.engine import DetectionEngine, TickResult
 from fireline.domain.guard import ContainmentLevel, Guard
-from fireline.domain.incident import Incident, TimelineEntry
+from fireline.domain.incident import GRAVITY, Incident, TimelineEntry
 from fireline.errors import NotFound
 from fireline.ingest.prepare import CallPreparer, redaction_key
 from fireline.ingest.service import IngestService
@@ -215,6 +215,7 @@ class Fireline:
         with self._tick_lock, self.state.unit_of_work() as tx:
             result = self.engine.tick(now, tx)
             self.incidents.handle(tx, result)
+            self._weigh_evidence(tx, now)
             self.breakers.tick(tx, result.observations, now)
             self.restorations.tick(tx, now, self._resolve_by_policy)
             if self.config.oncall.configured:
@@ -233,6 +234,18 @@ class Fireline:
                 incident = tx.get_incident(reminder.clock.incident_id)
                 self._notify(tx, incident, Event.UPDATE_DUE)
         return result
+
+    def _weigh_evidence(self, tx: StateTx, now: datetime) -> None:
+        """Graver harm found among an open incident's own calls joins it as an alert."""
+        from fireline.investigate import investigator_for
+        from fireline.respond.evidence import graver_evidence
+
+        investigator = investigator_for(self)
+        for incident in tx.list_incidents(open_only=True, limit=50):
+            if incident.type is GRAVITY[0] or incident.incident_id is None:
+                continue
+            for alert in graver_evidence(investigator, tx, incident, now):
+                self.incidents.on_alert(tx, alert)
 
     def _contained_features(self) -> list[str]:
         if self.config.scanners.rate >= 1.0:

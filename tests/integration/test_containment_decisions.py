@@ -10,6 +10,7 @@ from fireline.config import parse_config
 from fireline.domain.alert import Alert
 from fireline.domain.guard import ContainmentLevel
 from fireline.domain.incident import IncidentType
+from fireline.domain.severity import Severity
 from fireline.playbooks.engine import by_playbook
 from fireline.runtime import Fireline
 from tests.conftest import T0
@@ -44,6 +45,34 @@ def test_a_safety_incident_disables_the_feature_and_proposes_a_full_shutdown() -
 
     assert app.guard("support-bot").level is ContainmentLevel.FEATURE_DISABLED
     assert "containment_proposed" in kinds
+    app.close()
+
+
+def test_a_safety_alert_joining_a_quality_incident_makes_it_a_safety_incident() -> None:
+    app = Fireline.in_memory(SimulatedClock(T0))
+    with app.responding() as tx:
+        first = app.incidents.on_alert(tx, an_alert(IncidentType.QUALITY, "scan.grounding", 0.02))
+    assert app.guard("support-bot").level is ContainmentLevel.FALLBACK
+    with app.responding() as tx:
+        joined = app.incidents.on_alert(tx, an_alert(IncidentType.SAFETY, "scan.pii", 0.01))
+        entries = tx.timeline(first.incident_id or 0)
+
+    assert joined.incident_id == first.incident_id
+    assert (joined.type, joined.nist) == (IncidentType.SAFETY, "privacy")
+    assert joined.severity.rank <= Severity.P1.rank  # privacy's floor
+    assert app.guard("support-bot").level is ContainmentLevel.FEATURE_DISABLED
+    [retyped] = [e for e in entries if e.kind == "retyped"]
+    assert retyped.data == {"from": "quality", "to": "safety"}
+    app.close()
+
+
+def test_a_lighter_alert_joining_leaves_the_type_alone() -> None:
+    app = Fireline.in_memory(SimulatedClock(T0))
+    with app.responding() as tx:
+        app.incidents.on_alert(tx, an_alert(IncidentType.SAFETY, "scan.pii", 0.01))
+        joined = app.incidents.on_alert(tx, an_alert(IncidentType.ECONOMIC, "cost_per_call", 9.0))
+
+    assert joined.type is IncidentType.SAFETY
     app.close()
 
 

@@ -129,3 +129,40 @@ def test_the_blast_radius_ends_when_the_harm_ended_though_the_incident_lasted_lo
     assert report.blast.last is not None
     assert report.blast.until <= FAULT_END + timedelta(minutes=2)
     assert FAULT_END - timedelta(minutes=2) <= report.blast.last <= FAULT_END + timedelta(minutes=2)
+
+
+def test_when_an_eval_falls_the_calls_that_failed_it_are_the_affected_ones() -> None:
+    clock = SimulatedClock(T0)
+    app = Fireline.in_memory(clock, config=parse_config(CONFIG))
+    rng = np.random.default_rng(5)
+    failing: set[str] = set()
+    try:
+        for minute in range(200):
+            start, rows = clock.now(), []
+            mean = 0.58 if minute >= 150 else 0.88
+            for i, at in enumerate(np.sort(rng.uniform(0, 60, 60)), start=1):
+                call_id = f"{start:%H%M}-{i}"
+                score = float(np.clip(rng.normal(mean, 0.08), 0, 1))
+                if score < 0.5:
+                    failing.add(call_id)
+                time = (start + timedelta(seconds=float(at))).isoformat()
+                rows.append((i, {"call_id": call_id, "time": time, "feature": FEATURE,
+                                 "eval_scores": {"quality": score}}))  # fmt: skip
+            app.ingest.ingest_rows(rows)
+            clock.advance(60)
+            app.tick()
+        [incident] = app.list_incidents()
+        assert incident.incident_id is not None
+        investigator = investigator_for(app)
+        with app.state.unit_of_work(read_only=True) as tx:
+            report = investigator.investigate(tx, incident.incident_id, clock.now())
+            listed = {
+                str(r["call_id"])
+                for r in investigator.affected(tx, incident.incident_id, clock.now())
+            }
+    finally:
+        app.close()
+
+    assert listed <= failing
+    assert len(listed) >= 0.9 * len(failing)
+    assert any("scoring below 0.5" in note for note in report.notes)

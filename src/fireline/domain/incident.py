@@ -22,6 +22,28 @@ class IncidentType(StrEnum):
     ECONOMIC = "economic"
 
 
+#: The types from gravest to lightest: an incident whose alerts say several takes the gravest
+#: (a PII leak found beside made-up citations is a safety incident).
+GRAVITY = (
+    IncidentType.SAFETY,
+    IncidentType.REPUTATION,
+    IncidentType.AVAILABILITY,
+    IncidentType.QUALITY,
+    IncidentType.ECONOMIC,
+)
+
+
+def graver(candidate: IncidentType, than: IncidentType) -> bool:
+    """Whether `candidate` is a graver type than `than`.
+
+    >>> graver(IncidentType.SAFETY, IncidentType.QUALITY)
+    True
+    >>> graver(IncidentType.ECONOMIC, IncidentType.QUALITY)
+    False
+    """
+    return GRAVITY.index(candidate) < GRAVITY.index(than)
+
+
 class IncidentState(StrEnum):
     """Where an incident is in its lifecycle, in order."""
 

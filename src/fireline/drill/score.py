@@ -180,8 +180,10 @@ def _investigated(
     found["root_cause_rank"] = ids.index(cause) + 1 if cause in ids else None
     truth = outcome.harmed
     hits = len(listed & truth)
-    found["precision"] = round(hits / len(listed), 4) if listed else None
-    found["recall"] = round(hits / len(truth), 4) if truth else None
+    # Nothing listed wrongly when nothing is listed, nothing missed when nothing was harmed
+    # (containment came before any harm): both are then 1, as agreement.
+    found["precision"] = round(hits / len(listed), 4) if listed else 1.0
+    found["recall"] = round(hits / len(truth), 4) if truth else 1.0
     found["eval_cases"] = len(extract_for(app, incident.incident_id).cases)
     if incident.time_of(IncidentState.RESOLVED) is not None:
         found["review_drafted"] = bool(LearningService(app).review(incident.incident_id))

@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 from scipy.stats import poisson
 
 from fireline.detect.base import SignalKind
-from fireline.detect.catalog import EVAL_FAIL_RATE, SCAN_RATE, signal_named
+from fireline.detect.catalog import EVAL_FAIL_RATE, EVAL_SCORE, SCAN_RATE, signal_named
 from fireline.domain.alert import Alert
 from fireline.domain.incident import Incident, IncidentState
 from fireline.domain.telemetry import ChangeKind
 from fireline.investigate.onset import ChangePoint, bernoulli_change_point, gaussian_change_point
-from fireline.investigate.predicates import predicate
+from fireline.investigate.predicates import SignalPredicate, predicate
 from fireline.investigate.reader import Scope, TelemetryReader, Term
 from fireline.investigate.report import BlastRadius, Investigation, Onset
 from fireline.investigate.segments import MIN_COUNT, in_common
@@ -45,6 +45,8 @@ TAIL = 0.95
 #: baseline's rate, RISEN_MIN calls, and a Poisson tail below RISEN_P.
 RISEN_SIGNALS = ("error_rate", "refusal_rate", "empty_rate", "thumbs_down_rate", "regenerate_rate")
 FEEDBACK_SIGNALS = ("thumbs_down_rate", "regenerate_rate")
+#: Means computed from others: their tails add calls that are dear for other reasons.
+DERIVED = {"cost_per_call": {"input_tokens", "output_tokens"}}
 RISEN_FACTOR = 2.0
 RISEN_MIN = 5
 RISEN_P = 1e-4
@@ -108,15 +110,32 @@ class Investigator:
         found = predicate(signal, feature=incident.feature, eval_pass=self.eval_pass)
         scope = Scope(incident.feature, found, dict(alert.segment) if alert else {})
         onset = self._onset(scope, incident.detected_at, alert)
-        if found.kind == "metric":
+        if found.signal.startswith(EVAL_SCORE):
+            scope = replace(scope, signal=self._failing(found))
+        elif found.kind == "metric":
             scope = replace(scope, threshold=self._tail(scope, onset.at))
         resolved = incident.time_of(IncidentState.RESOLVED)
         end = max(resolved if resolved is not None and not incident.is_open else now, onset.at)
         if alert is not None:
-            scope = replace(scope, also=self._also(scope, alert, raised, onset.at, end))
+            alerted, segments = self._alerted(scope, alert, raised, onset.at)
+            scope = replace(scope, also=alerted)
+            if _specificity(alert) == _SPECIFIC[SignalKind.RATE]:
+                # Rises are judged over the harm's window, not the contained hours after it.
+                until = self._harm_end(scope, onset.at, end, raised)
+                counted = [scope.primary, *alerted]
+                risen = self._risen(scope, counted, segments, onset.at, until)
+                scope = replace(scope, also=(*alerted, *risen))
         end = self._harm_end(scope, onset.at, end, raised)
         last = self.reader.blast(scope, onset.at, end)[4] or end
         return Case(incident, incident_id, scope, onset, end, resolved is None, last)
+
+    def _failing(self, score: SignalPredicate) -> SignalPredicate:
+        """An eval's mean fell: the calls that failed the eval (scored below the pass mark)
+        are the affected ones, as for its failure rate."""
+        name = score.signal[len(EVAL_SCORE) :]
+        found = predicate(EVAL_FAIL_RATE + name, feature="", eval_pass=self.eval_pass)
+        note = f"{score.signal} fell: affected calls are those scoring below {self.eval_pass:g}"
+        return replace(found, note=note)
 
     def _tail(self, scope: Scope, onset: datetime) -> float:
         """The metric's baseline tail: the value beyond which a call counts as failing."""
@@ -124,32 +143,31 @@ class Investigator:
         tail = self.reader.tail(scope, onset - LOOKBACK, onset, quantile)
         return tail if tail is not None else 0.0
 
-    def _also(
-        self,
-        scope: Scope,
-        primary: Alert,
-        raised: Sequence[Alert],
-        onset: datetime,
-        until: datetime,
-    ) -> tuple[Term, ...]:
+    def _alerted(
+        self, scope: Scope, primary: Alert, raised: Sequence[Alert], onset: datetime
+    ) -> tuple[tuple[Term, ...], list[dict[str, str]]]:
         """The incident's other failures as specific as the primary one (rates beside a
-        rate, tails of means beside a mean; drift names no calls), and beside a rate the
-        failure rates that clearly rose with it: the calls showing any of them are affected.
-        A failure already covered by a wider segment is left out."""
+        rate, tails of means beside a mean; drift names no calls), each in its alert's
+        segment, and the segments alerted: the calls showing any of them are affected. A
+        failure already covered by a wider segment is left out, and so is a mean derived
+        from others that alerted (cost per call, from the tokens)."""
         rank = _specificity(primary)
         if rank >= _DRIFT:
-            return ()
+            return (), [dict(scope.segment)]
         terms: list[Term] = [scope.primary]
         segments: list[dict[str, str]] = [dict(scope.segment)]
         for alert in sorted(raised, key=lambda a: (len(a.segment), a.fired_at)):
             if _specificity(alert) != rank:
                 continue
             found = predicate(alert.signal, feature=scope.feature, eval_pass=self.eval_pass)
+            if found.signal.startswith(EVAL_SCORE):
+                found = self._failing(found)
             segment = dict(alert.segment)
             if segment not in segments:
                 segments.append(segment)
-            if found.note or any(
-                t.signal.signal == alert.signal and t.segment.items() <= segment.items()
+            stand_in = found.note and not found.signal.startswith(EVAL_FAIL_RATE)
+            if stand_in or any(
+                t.signal.signal == found.signal and t.segment.items() <= segment.items()
                 for t in terms
             ):
                 continue
@@ -158,9 +176,9 @@ class Investigator:
                 alone = Scope(scope.feature, found, segment)
                 term = Term(found, segment, self._tail(alone, onset))
             terms.append(term)
-        if rank == _SPECIFIC[SignalKind.RATE]:
-            terms += self._risen(scope, terms, segments, onset, until)
-        return tuple(terms[1:])
+        named = {t.signal.signal for t in terms}
+        kept = [t for t in terms[1:] if not DERIVED.get(t.signal.signal, set()) & named]
+        return tuple(kept), segments
 
     def _risen(
         self,
@@ -331,6 +349,8 @@ SAME_ONSET = timedelta(minutes=5)
 
 
 def _specificity(alert: Alert) -> int:
+    if alert.signal.startswith(EVAL_SCORE):
+        return _SPECIFIC[SignalKind.RATE]  # read as the eval's failures (`_failing`)
     found = signal_named(alert.signal)
     return _SPECIFIC.get(found.kind, _DRIFT) if found is not None else 0
 
@@ -347,6 +367,16 @@ def primary_alert(alerts: Sequence[Alert]) -> Alert | None:
     )
 
 
+def rise_p(hits: int, calls: int, base_hits: int, base_calls: int) -> float:
+    """The Poisson tail of `hits` of `calls` at the baseline's share (smoothed by half a hit).
+
+    >>> round(rise_p(30, 500, 10, 1000), 12) < 1e-9
+    True
+    """
+    expected = calls * (base_hits + 0.5) / (base_calls + 1)
+    return float(poisson.sf(hits - 1, expected)) if hits > 0 else 1.0
+
+
 def risen(hits: int, calls: int, base_hits: int, base_calls: int) -> bool:
     """Whether `hits` of `calls` is clearly more than the baseline's share.
 
@@ -355,9 +385,8 @@ def risen(hits: int, calls: int, base_hits: int, base_calls: int) -> bool:
     """
     if hits < RISEN_MIN or calls <= 0:
         return False
-    rate = (base_hits + 0.5) / (base_calls + 1)
-    expected = calls * rate
-    return hits >= RISEN_FACTOR * expected and float(poisson.sf(hits - 1, expected)) < RISEN_P
+    expected = calls * (base_hits + 0.5) / (base_calls + 1)
+    return hits >= RISEN_FACTOR * expected and rise_p(hits, calls, base_hits, base_calls) < RISEN_P
 
 
 def investigator_for(instance: Fireline) -> Investigator:

@@ -13,7 +13,13 @@ from fireline.detect.catalog import signal_named
 from fireline.detect.engine import TickResult
 from fireline.domain.alert import Alert, Level, Recovery
 from fireline.domain.guard import ContainmentLevel, Guard
-from fireline.domain.incident import Incident, IncidentState, TimelineEntry, can_transition
+from fireline.domain.incident import (
+    Incident,
+    IncidentState,
+    TimelineEntry,
+    can_transition,
+    graver,
+)
 from fireline.domain.policy import classify
 from fireline.domain.severity import Severity, response_due
 from fireline.errors import IllegalTransition
@@ -23,7 +29,7 @@ from fireline.playbooks.library import Library
 from fireline.respond import restoring
 from fireline.respond.containing import POLICY_ACTOR, contain
 from fireline.store.state import StateTx
-from fireline.triage.grading import Facts, Grade, fingerprint, grade, impact
+from fireline.triage.grading import Facts, Grade, fingerprint, grade, impact, nist_category
 from fireline.triage.policy import Triage
 
 #: Tells people of an incident event (the notifications outbox), in the same transaction.
@@ -89,6 +95,8 @@ class IncidentService:
             self._log(tx, incident_id, actor, "alert", _describe(alert), dict(alert.evidence))
             if joined_because:
                 self._log(tx, incident_id, POLICY_ACTOR, "grouped", joined_because)
+            if graver(alert.incident_type, existing.type):
+                existing = self._retype(tx, existing, alert)
             return self._grade(
                 tx,
                 existing,
@@ -227,6 +235,25 @@ class IncidentService:
         self._log(tx, incident_id, actor, "resolved", reason)
         self._notify(tx, incident, Event.INCIDENT_RESOLVED)
         return incident
+
+    def _retype(self, tx: StateTx, incident: Incident, alert: Alert) -> Incident:
+        """Give the incident the graver type of a joining alert, and contain accordingly."""
+        assert incident.incident_id is not None
+        now = self._clock.now()
+        nist = nist_category(alert.incident_type, alert.signal, alert.segment, self.triage)
+        retyped = replace(incident, type=alert.incident_type, nist=nist)
+        self._log(
+            tx,
+            incident.incident_id,
+            POLICY_ACTOR,
+            "retyped",
+            f"type {incident.type} → {retyped.type} (NIST AI RMF: {nist}): "
+            f"a {retyped.type} alert joined ({_signal_of(alert)})",
+            {"from": incident.type.value, "to": retyped.type.value},
+        )
+        retyped = self._contain(tx, retyped)
+        tx.save_incident(retyped, now=now)
+        return retyped
 
     def _grade(
         self,
