@@ -76,6 +76,16 @@ def test_a_lighter_alert_joining_leaves_the_type_alone() -> None:
     app.close()
 
 
+def test_a_drift_of_a_graver_type_says_calls_changed_and_leaves_the_type_alone() -> None:
+    app = Fireline.in_memory(SimulatedClock(T0))
+    with app.responding() as tx:
+        app.incidents.on_alert(tx, an_alert(IncidentType.ECONOMIC, "cost_per_call", 9.0))
+        joined = app.incidents.on_alert(tx, an_alert(IncidentType.QUALITY, "output_length", 0.3))
+
+    assert joined.type is IncidentType.ECONOMIC
+    app.close()
+
+
 def test_the_configured_policy_replaces_the_default_tree() -> None:
     yaml = """
 containment:

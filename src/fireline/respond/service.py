@@ -95,7 +95,7 @@ class IncidentService:
             self._log(tx, incident_id, actor, "alert", _describe(alert), dict(alert.evidence))
             if joined_because:
                 self._log(tx, incident_id, POLICY_ACTOR, "grouped", joined_because)
-            if graver(alert.incident_type, existing.type):
+            if graver(alert.incident_type, existing.type) and _names_harm(alert):
                 existing = self._retype(tx, existing, alert)
             return self._grade(
                 tx,
@@ -381,6 +381,17 @@ def _current_level(alert: Alert) -> float:
 def _signal_of(alert: Alert) -> str:
     where = "".join(f" ({k} {v})" for k, v in sorted(alert.segment.items()))
     return f"{alert.signal.replace('_', ' ')} of {alert.feature}{where}"
+
+
+#: Kinds of signal that say calls changed (a distribution drifted), not that any was harmed.
+_DRIFTS = frozenset({SignalKind.NUMERIC, SignalKind.CATEGORICAL, SignalKind.TEXT})
+
+
+def _names_harm(alert: Alert) -> bool:
+    """Whether the alert's signal says calls were harmed (a drift test does not: an agent
+    loop's longer answers drift in length, and stay a cost incident)."""
+    found = signal_named(alert.signal)
+    return found is None or found.kind not in _DRIFTS
 
 
 def _format(signal: str, value: float) -> str:
