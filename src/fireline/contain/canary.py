@@ -3,6 +3,12 @@
 The judge tests one-sided (worse only) at `alpha` for the whole step: with k signals each
 is tested at alpha / k (Bonferroni), so a healthy canary is rolled back with probability
 at most `alpha` per judgement.
+
+A signal with a `margin` (one the incident alerted on) must also be shown back: the canary
+better than the baseline made worse by the margin, at the same level (a non-inferiority
+test). Absence of evidence of harm is not evidence of recovery: a small shift that CUSUM
+found by accumulating hours of calls is invisible to a short canary, which would otherwise
+pass for healthy.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ __all__ = [
     "Rate",
     "Values",
     "Verdict",
+    "Worse",
     "in_canary",
     "judge",
     "share_point",
@@ -73,6 +80,9 @@ class Values:
     canary: Sequence[float]
     baseline: Sequence[float]
     worse: Worse = "higher"
+    #: Must be shown no worse than the baseline by more than this, in the signal's units
+    #: (None: only tested for being worse).
+    margin: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +95,9 @@ class Rate:
     baseline_hits: int
     baseline_calls: int
     worse: Worse = "higher"
+    #: Must be shown no worse than the baseline by more than this (absolute: 0.01 is one
+    #: point); None: only tested for being worse.
+    margin: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +114,10 @@ class Evidence:
     p_value: float | None
     alpha: float
     enough_data: bool
+    #: The non-inferiority margin, and whether the canary was shown within it (None: no
+    #: margin, or not enough data).
+    margin: float | None = None
+    proven: bool | None = None
 
     @property
     def worse(self) -> bool:
@@ -115,6 +132,11 @@ class Judgement:
     verdict: Verdict
     reason: str
     tests: tuple[Evidence, ...]
+
+    @property
+    def short_of_data(self) -> bool:
+        """Held only because some signal lacks data (none is merely unproven)."""
+        return self.verdict is Verdict.HOLD and not any(t.proven is False for t in self.tests)
 
 
 def _alternative(worse: Worse) -> Literal["greater", "less"]:
@@ -134,6 +156,13 @@ def _values_test(s: Values, alpha: float, settings: JudgeSettings) -> Evidence:
             canary, baseline * (1 + tolerance), alternative=_alternative(s.worse)
         )
         statistic, p_value = float(result.statistic), float(result.pvalue)
+    proven = None
+    if enough and s.margin is not None:
+        # Better than the baseline made worse by the margin: shown back within it.
+        made_worse = baseline + s.margin if s.worse == "higher" else baseline - s.margin
+        better: Literal["less", "greater"] = "less" if s.worse == "higher" else "greater"
+        shown = stats.mannwhitneyu(canary, made_worse, alternative=better)
+        proven = float(shown.pvalue) < alpha
     return Evidence(
         signal=s.name,
         test="mann_whitney_u",
@@ -145,6 +174,8 @@ def _values_test(s: Values, alpha: float, settings: JudgeSettings) -> Evidence:
         p_value=p_value,
         alpha=alpha,
         enough_data=enough,
+        margin=s.margin,
+        proven=proven,
     )
 
 
@@ -166,6 +197,9 @@ def _rate_test(s: Rate, alpha: float, settings: JudgeSettings) -> Evidence:
         else:
             statistic = _z(p1, p2, n1, n2, pooled, s.worse, settings.rate_tolerance)
             p_value = float(stats.norm.sf(statistic))
+    proven = None
+    if enough and p1 is not None and p2 is not None and s.margin is not None:
+        proven = _within(p1, p2, n1, n2, s.worse, s.margin) < alpha
     return Evidence(
         signal=s.name,
         test=name,
@@ -177,7 +211,20 @@ def _rate_test(s: Rate, alpha: float, settings: JudgeSettings) -> Evidence:
         p_value=p_value,
         alpha=alpha,
         enough_data=enough,
+        margin=s.margin,
+        proven=proven,
     )
+
+
+def _within(p1: float, p2: float, n1: int, n2: int, worse: Worse, margin: float) -> float:
+    """One-sided p of "the canary is worse than the baseline by `margin` or more" (Wald,
+    unpooled: the rates differ under H0); small when the canary is shown within the margin."""
+    se = math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+    correction = 0.5 * (1 / n1 + 1 / n2)
+    room = (p2 - p1 if worse == "higher" else p1 - p2) + margin - correction
+    if se == 0:
+        return 0.0 if room > 0 else 1.0
+    return float(stats.norm.sf(room / se))
 
 
 def _z(p1: float, p2: float, n1: int, n2: int, pooled: float, worse: Worse, margin: float) -> float:
@@ -196,7 +243,8 @@ def _z(p1: float, p2: float, n1: int, n2: int, pooled: float, worse: Worse, marg
 
 
 def judge(signals: Sequence[Values | Rate], settings: JudgeSettings) -> Judgement:
-    """Roll back if any signal is significantly worse, hold if any lacks data, else promote.
+    """Roll back if any signal is significantly worse, hold if any lacks data or is not yet
+    shown within its margin, else promote.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(1)
@@ -207,6 +255,10 @@ def judge(signals: Sequence[Values | Rate], settings: JudgeSettings) -> Judgemen
     <Verdict.ROLLBACK: 'rollback'>
     >>> judge([Rate("error_rate", 40, 100, 4, 400)], JudgeSettings()).reason
     'not enough data yet: error_rate'
+    >>> judge([Rate("error_rate", 30, 400, 20, 400, margin=0.03)], JudgeSettings()).reason
+    'not yet shown within its margin of the baseline: error_rate'
+    >>> judge([Rate("error_rate", 4, 400, 20, 400, margin=0.05)], JudgeSettings()).verdict
+    <Verdict.PROMOTE: 'promote'>
     """
     if not signals:
         return Judgement(Verdict.HOLD, "no signals to judge", ())
@@ -223,4 +275,8 @@ def judge(signals: Sequence[Values | Rate], settings: JudgeSettings) -> Judgemen
         return Judgement(Verdict.ROLLBACK, f"canary worse on {', '.join(worse)}", tests)
     if short:
         return Judgement(Verdict.HOLD, f"not enough data yet: {', '.join(short)}", tests)
+    unproven = [t.signal for t in tests if t.proven is False]
+    if unproven:
+        reason = f"not yet shown within its margin of the baseline: {', '.join(unproven)}"
+        return Judgement(Verdict.HOLD, reason, tests)
     return Judgement(Verdict.PROMOTE, "canary no worse than baseline on every signal", tests)

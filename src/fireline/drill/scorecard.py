@@ -114,8 +114,9 @@ def _checks(card: Scorecard) -> dict[str, bool]:
         found["detected_in_time"] = (
             card.time_to_detect_s is not None and card.time_to_detect_s <= within
         )
-    if card.expected.get("resolves"):
-        found["resolved"] = bool(card.resolved)
+    # A fault that lasts to the end should keep its incident open: resolving it would
+    # declare a harm over that the users still meet.
+    found["resolved"] = bool(card.resolved) == card.expected.get("resolves", True)
     return found
 
 
@@ -132,7 +133,9 @@ def failures_of(card: Scorecard) -> list[str]:
         "blast_radius": f"blast radius precision {card.blast_radius_precision}, "
         f"recall {card.blast_radius_recall}",
         "detected_in_time": f"detected after {card.time_to_detect_s} s",
-        "resolved": "incident not resolved",
+        "resolved": "incident not resolved"
+        if (card.expected or {}).get("resolves", True)
+        else "incident resolved while the fault went on",
     }
     expected = card.expected or {}
     hints = {

@@ -128,8 +128,7 @@ class TelemetryReader:
         self._telemetry = telemetry
 
     def _rows(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-        used = set(_PARAMETER.findall(sql))
-        return self._telemetry.query(sql, {k: v for k, v in params.items() if k in used})
+        return self._telemetry.query_named(sql, params)
 
     def rate_series(
         self, scope: Scope, start: datetime, end: datetime, bucket_s: int

@@ -230,18 +230,24 @@ class Investigator:
     ) -> datetime:
         """When the harm ended: where the share of failing calls (those the model at fault
         answered) fell back, if it clearly did before `end`; else when the last alert
-        recovered, if all have; else `end`."""
+        recovered, if all have and the calls since fail no more than those before the onset;
+        else `end`."""
         bucket = timedelta(seconds=self.bucket_s)
         hits, trials = self.reader.rate_series(scope, onset, end, self.bucket_s)
         cp = bernoulli_change_point(hits, trials, direction=-1)
         if cp is not None and cp.llr >= MIN_LLR:
             return onset + bucket * cp.index
         recovered = [a.resolved_at for a in raised]
-        if recovered and all(r is not None for r in recovered):
-            # A contained or restoring incident stays open after its alerts recovered, and
-            # the calls after them show only the usual share of failures.
-            return max(min(end, max(r for r in recovered if r is not None)), onset)
-        return end
+        if not recovered or any(r is None for r in recovered):
+            return end
+        last = max(min(end, max(r for r in recovered if r is not None)), onset)
+        # Alerts recover when containment hides the harm (the fallback's calls are healthy),
+        # while the few calls that still reach the model (the canary, probes) may fail on:
+        # a slow drift. Harm has ended only if those fail no more than before the onset.
+        after = self.reader.rate_series(scope, last, end, self.bucket_s)
+        before = self.reader.rate_series(scope, onset - LOOKBACK, onset, self.bucket_s)
+        counts = [int(sum(series)) for pair in (after, before) for series in pair]
+        return end if risen(*counts) else last
 
     def _onset(self, scope: Scope, detected: datetime, alert: Alert | None) -> Onset:
         bucket = timedelta(seconds=self.bucket_s)

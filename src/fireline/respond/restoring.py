@@ -5,16 +5,20 @@ healthy traffic before the incident, to promote, hold or roll back."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fireline.contain.canary import Judgement, Rate, Values, judge
+from fireline.contain.canary import Judgement, Rate, Values, Worse, judge
 from fireline.contain.config import Containment
 from fireline.contain.restore import Phase, Restoration, Verdict
-from fireline.detect.catalog import SCAN_RATE
+from fireline.detect.base import SignalKind
+from fireline.detect.catalog import signal_named
+from fireline.domain.alert import Alert
 from fireline.domain.guard import ContainmentLevel, Guard
 from fireline.domain.incident import Incident, IncidentState, TimelineEntry, can_transition
+from fireline.investigate.predicates import SignalPredicate, predicate, segment_condition
+from fireline.investigate.reader import BY_FALLBACK
 from fireline.store.state import StateTx
 from fireline.store.telemetry import TelemetryStore
 
@@ -186,7 +190,7 @@ class RestorationService:
         verdict, reason = judgement.verdict, judgement.reason
         longest = self.containment.restoration.max_stage_s
         waited = (now - restoration.stage_started_at).total_seconds()
-        if verdict is Verdict.HOLD and longest and waited >= longest:
+        if judgement.short_of_data and longest and waited >= longest:
             verdict = Verdict.PROMOTE
             reason = f"too little traffic to judge after {longest // 60} min ({reason})"
         after = restoration.step(verdict, now)
@@ -261,108 +265,117 @@ class RestorationService:
         restoration: Restoration,
         now: datetime,
     ) -> list[Values | Rate]:
-        """The canary's and the baseline's error rate, latency and (for a scanner's incident)
-        hit rate: canary = the calls marked `restored` since the stage began (all the stage's
-        calls if none is marked); baseline = the feature's calls over `baseline_s` before the
-        incident's first alert."""
+        """The canary's and the baseline's error rate and latency, and each signal the
+        incident alerted on, in its segment, with a margin of half the worst shift it saw:
+        canary = the calls marked `restored` since the stage began (else all the stage's
+        calls but the fallback's); baseline = the feature's calls over `baseline_s` before
+        the incident's first alert."""
         alerts = tx.alerts(incident_id=incident.incident_id)
         onset = min((a.window_start for a in alerts), default=incident.detected_at)
         base_from = onset - timedelta(seconds=self.containment.restoration.baseline_s)
-        scanners = sorted(
-            {a.signal.removeprefix(SCAN_RATE) for a in alerts if a.signal.startswith(SCAN_RATE)}
-        )
-        canary = self._canary(guard.feature, restoration, now, scanners)
-        baseline = self._baseline(guard.feature, base_from, onset, scanners)
-        found: list[Values | Rate] = [
-            Rate(
-                "error_rate",
-                canary["errors"],
-                canary["calls"],
-                baseline["errors"],
-                baseline["calls"],
-            ),
-            Values("latency_ms", canary["latency"], baseline["latency"]),
+        canary = self._arm(guard.feature, restoration.stage_started_at, now, canary=True)
+        baseline = self._arm(guard.feature, base_from, onset, canary=False)
+        wanted: dict[str, tuple[str, dict[str, str], float | None]] = {
+            "error_rate": ("error_rate", {}, None),
+            "latency_ms": ("latency", {}, None),
+        }
+        for (signal, within), margin in _alerted(alerts).items():
+            segment = dict(within)
+            name = _named(signal, segment) if segment else _GENERAL.get(signal, signal)
+            wanted[name] = (signal, segment, margin)
+        feature = guard.feature
+        return [
+            self._reading(name, predicate(s, feature=feature), seg, m, canary, baseline)
+            for name, (s, seg, m) in wanted.items()
         ]
-        for scanner in scanners:
-            found.append(
-                Rate(
-                    SCAN_RATE + scanner,
-                    canary["hits"].get(scanner, 0),
-                    canary["calls"],
-                    baseline["hits"].get(scanner, 0),
-                    baseline["calls"],
+
+    def _arm(self, feature: str, start: datetime, end: datetime, *, canary: bool) -> _Arm:
+        """The calls of one arm, as SQL. User ids are pseudonymised at ingest, so fireline
+        cannot redo the app's assignment: the app marks the calls it served on the restored
+        path (attribute `restored`). An app that marks none is judged on all the stage's
+        calls but those it marks `fallback`: under containment only the restored share and
+        the probes reach the model."""
+        params = {"arm_feature": feature, "arm_start": _naive(start), "arm_end": _naive(end)}
+        where = "feature = $arm_feature AND time >= $arm_start AND time < $arm_end"
+        if canary:
+            ((marked,),) = self.telemetry.query(
+                f"SELECT count(*) FROM calls WHERE {where} AND {_RESTORED}",  # noqa: S608 - constant SQL
+                params,
+            )
+            where += f" AND {_RESTORED}" if marked else f" AND NOT {BY_FALLBACK}"
+        return _Arm(where, params)
+
+    def _reading(
+        self,
+        name: str,
+        reading: SignalPredicate,
+        segment: dict[str, str],
+        margin: float | None,
+        canary: _Arm,
+        baseline: _Arm,
+    ) -> Values | Rate:
+        """One signal read on both arms: hits out of calls for a rate, per-call values
+        (at most `_MAX_VALUES`, a fixed sample) for a metric."""
+        condition, within = segment_condition(segment)
+        if reading.kind == "rate":
+            (c_hits, c_calls), (b_hits, b_calls) = (
+                self.telemetry.query_named(
+                    f"SELECT count(*) FILTER (WHERE {reading.where}), count(*) FROM calls "  # noqa: S608 - constant SQL
+                    f"WHERE {arm.where} AND {condition}",
+                    {**arm.params, **within, **reading.params},
+                )[0]
+                for arm in (canary, baseline)
+            )
+            return Rate(name, int(c_hits), int(c_calls), int(b_hits), int(b_calls), margin=margin)
+        c_values, b_values = (
+            [
+                float(v)
+                for (v,) in self.telemetry.query_named(
+                    f"SELECT {reading.metric} FROM calls WHERE {arm.where} AND {condition} "  # noqa: S608 - constant SQL
+                    f"AND {reading.where} ORDER BY hash(call_id) LIMIT {_MAX_VALUES}",
+                    {**arm.params, **within, **reading.params},
                 )
-            )
-        return found
-
-    def _canary(
-        self, feature: str, restoration: Restoration, now: datetime, scanners: list[str]
-    ) -> dict[str, Any]:
-        # User ids are pseudonymised at ingest, so fireline cannot redo the app's assignment:
-        # the app marks the calls it served on the restored path (attribute `restored`). An
-        # app that marks none is judged on all its calls of the stage: under containment only
-        # the restored share and the probes reach the model.
-        params = {
-            "feature": feature,
-            "start": _naive(restoration.stage_started_at),
-            "end": _naive(now),
-        }
-        rows = self.telemetry.query(
-            f"""SELECT {_RESTORED} AS restored, count(*),
-                       count(*) FILTER (WHERE status = 'error'),
-                       list(latency_ms) FILTER (WHERE latency_ms IS NOT NULL), list(call_id)
-                FROM calls
-                WHERE feature = $feature AND time >= $start AND time < $end
-                GROUP BY ALL""",  # noqa: S608 - constant SQL
-            params,
+            ]
+            for arm in (canary, baseline)
         )
-        marked = [row for row in rows if row[0]]
-        chosen = marked or rows
-        latency = [float(v) for row in chosen for v in (row[3] or ())]
-        return {
-            "calls": sum(int(row[1]) for row in chosen),
-            "errors": sum(int(row[2]) for row in chosen),
-            "latency": latency[:_MAX_VALUES],
-            "hits": self._hits([str(i) for row in chosen for i in row[4]], scanners),
-        }
+        worse: Worse = "lower" if reading.direction < 0 else "higher"
+        return Values(name, c_values, b_values, worse=worse, margin=margin)
 
-    def _baseline(
-        self, feature: str, start: datetime, end: datetime, scanners: list[str]
-    ) -> dict[str, Any]:
-        params = {"feature": feature, "start": _naive(start), "end": _naive(end)}
-        where = "feature = $feature AND time >= $start AND time < $end"
-        ((calls, errors),) = self.telemetry.query(
-            f"SELECT count(*), count(*) FILTER (WHERE status = 'error') FROM calls WHERE {where}",  # noqa: S608
-            params,
-        )
-        latency = [
-            float(v)
-            for (v,) in self.telemetry.query(
-                f"SELECT latency_ms FROM calls WHERE {where} AND latency_ms IS NOT NULL "  # noqa: S608
-                f"ORDER BY hash(call_id) LIMIT {_MAX_VALUES}",
-                params,
-            )
-        ]
-        hits: dict[str, int] = {}
-        if scanners:
-            rows = self.telemetry.query(
-                f"""SELECT h.scanner, count(DISTINCT h.call_id) FROM scan_hits h
-                    JOIN calls c ON c.call_id = h.call_id
-                    WHERE c.{where.replace(" AND time", " AND c.time")} GROUP BY ALL""",  # noqa: S608
-                params,
-            )
-            hits = {str(s): int(n) for s, n in rows}
-        return {"calls": int(calls), "errors": int(errors), "latency": latency, "hits": hits}
 
-    def _hits(self, call_ids: list[str], scanners: list[str]) -> dict[str, int]:
-        if not scanners or not call_ids:
-            return {}
-        rows = self.telemetry.query(
-            "SELECT scanner, count(DISTINCT call_id) FROM scan_hits "
-            "WHERE call_id IN (SELECT unnest($ids)) GROUP BY ALL",
-            {"ids": call_ids},
-        )
-        return {str(s): int(n) for s, n in rows}
+@dataclass(frozen=True, slots=True)
+class _Arm:
+    """One arm of the judge's comparison: which calls, as SQL and its parameters."""
+
+    where: str
+    params: dict[str, Any]
+
+
+#: Whole-feature alerts that sharpen the judge's own error and latency tests.
+_GENERAL = {"error_rate": "error_rate", "latency": "latency_ms"}
+#: Signals read per call (a rate or a mean), so a canary can be judged on them; drift tests,
+#: counts and hourly totals are not.
+_PER_CALL = frozenset({SignalKind.RATE, SignalKind.MEAN})
+
+
+def _alerted(alerts: list[Alert]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The per-call signals the incident alerted on, by segment, each with half the worst
+    shift from its baseline any of its alerts saw: the canary must be shown back at least
+    halfway before it is promoted."""
+    found: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+    for alert in alerts:
+        named = signal_named(alert.signal)
+        if named is None or named.kind not in _PER_CALL:
+            continue
+        if predicate(alert.signal, feature=alert.feature).note:
+            continue  # no per-call reading: the error rate stands in already
+        key = (alert.signal, tuple(sorted(alert.segment.items())))
+        half = abs(alert.current_value - alert.baseline_value) / 2
+        found[key] = max(found.get(key, 0.0), half)
+    return found
+
+
+def _named(signal: str, segment: dict[str, str]) -> str:
+    return signal + "".join(f" {k}={v}" for k, v in sorted(segment.items()))
 
 
 def _evidence(judgement: Judgement) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -86,6 +87,10 @@ _FEEDBACK_SCHEMA = pa.schema([(name, arrow_type) for name, _, arrow_type in _FEE
 _FEEDBACK_LIST = ", ".join(name for name, _, _ in _FEEDBACK_COLUMNS)
 #: Write-ahead log size at which DuckDB checkpoints (see `TelemetryStore.__init__`).
 _CHECKPOINT_AT = "64MiB"
+
+
+#: A named parameter of a query ($name).
+_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 class TelemetryStore:
@@ -253,6 +258,12 @@ class TelemetryStore:
         """Rows of a read-only query (detection's aggregates); times are naive UTC."""
         with self._lock:
             return self._db.execute(sql, params).fetchall()
+
+    def query_named(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """`query` with only the named parameters the SQL uses ($name): DuckDB refuses
+        others, and queries built from parts each bring their own."""
+        used = set(_PARAMETER.findall(sql))
+        return self.query(sql, {k: v for k, v in params.items() if k in used})
 
     @contextmanager
     def writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
