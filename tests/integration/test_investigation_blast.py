@@ -166,3 +166,64 @@ def test_when_an_eval_falls_the_calls_that_failed_it_are_the_affected_ones() -> 
     assert listed <= failing
     assert len(listed) >= 0.9 * len(failing)
     assert any("scoring below 0.5" in note for note in report.notes)
+
+
+def ingest_scored(
+    app: Fireline, clock: SimulatedClock, rng: np.random.Generator, mean: float, **kind: object
+) -> set[str]:
+    """A minute of 60 calls scored around `mean` (with `kind`'s attributes: fallback...);
+    the ids of those scoring below the pass mark."""
+    start, rows, failing = clock.now(), [], set()
+    for i, at in enumerate(np.sort(rng.uniform(0, 60, 60)), start=1):
+        call_id = f"{start:%H%M}-{i}"
+        score = float(np.clip(rng.normal(mean, 0.08), 0, 1))
+        if score < 0.5:
+            failing.add(call_id)
+        time = (start + timedelta(seconds=float(at))).isoformat()
+        rows.append((i, {"call_id": call_id, "time": time, "feature": FEATURE,
+                         "eval_scores": {"quality": score}, "attributes": dict(kind)}))  # fmt: skip
+    app.ingest.ingest_rows(rows)
+    clock.advance(60)
+    return failing
+
+
+@pytest.mark.parametrize("model_still_fails", [True, False])
+def test_harm_goes_on_past_the_alerts_recovery_while_the_models_calls_still_fail(
+    model_still_fails: bool,
+) -> None:
+    clock = SimulatedClock(T0)
+    app = Fireline.in_memory(clock, config=parse_config(CONFIG))
+    rng = np.random.default_rng(6)
+    try:
+        for minute in range(200):
+            ingest_scored(app, clock, rng, 0.58 if minute >= 150 else 0.88)
+            app.tick()
+        [incident] = app.list_incidents()
+        assert incident.incident_id is not None
+        # The alerts recover (the fallback's answers are good), and no tick runs after: no
+        # detector sees what follows. A few calls still reach the model.
+        recovered = clock.now()
+        with app.state.unit_of_work() as tx:
+            for alert in tx.alerts(incident_id=incident.incident_id, open_only=True):
+                assert alert.alert_id is not None
+                tx.resolve_alert(alert.alert_id, recovered)
+        later: set[str] = set()
+        for _ in range(60):
+            ingest_scored(app, clock, rng, 0.88, fallback=True)
+            later |= ingest_scored(app, clock, rng, 0.58 if model_still_fails else 0.88)
+        investigator = investigator_for(app)
+        with app.state.unit_of_work(read_only=True) as tx:
+            report = investigator.investigate(tx, incident.incident_id, clock.now())
+            listed = {
+                str(r["call_id"])
+                for r in investigator.affected(tx, incident.incident_id, clock.now())
+            }
+    finally:
+        app.close()
+
+    if model_still_fails:
+        assert len(later) > 100
+        assert later <= listed
+        assert report.blast.until >= clock.now() - timedelta(minutes=2)
+    else:
+        assert report.blast.until <= recovered + timedelta(minutes=1)

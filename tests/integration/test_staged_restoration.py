@@ -238,3 +238,98 @@ def test_all_traffic_waits_for_the_incidents_regression_evals_when_required(
         assert kinds(app, incident_id).count("restoration_waiting") == 1
     finally:
         app.close()
+
+
+def serve_scored_minute(
+    app: Fireline,
+    clock: SimulatedClock,
+    rng: np.random.Generator,
+    *,
+    score: float,
+    restored_score: float | None = None,
+    calls: int = 300,
+) -> None:
+    """A minute of requests whose answers an eval scores; the app obeys its guard: users on
+    the contained path get the fallback (healthy, marked `fallback`), restored users the
+    model (marked `restored`)."""
+    guard = app.guard("support-bot")
+    start = clock.now()
+    rows = []
+    for i, at in enumerate(np.sort(rng.uniform(0, 60, calls)), start=1):
+        user = USERS[int(rng.integers(len(USERS)))]
+        level = guard.level_for({}, key=user)
+        restored = guard.level > ContainmentLevel.NONE and level == ContainmentLevel.NONE
+        fallback = level >= ContainmentLevel.FALLBACK
+        mean = restored_score if restored and restored_score is not None else score
+        attributes = {"fallback": True} if fallback else {"restored": True} if restored else {}
+        rows.append(
+            (
+                i,
+                {
+                    "call_id": f"{start.isoformat()}-{i}",
+                    "time": (start + timedelta(seconds=float(at))).isoformat(),
+                    "feature": "support-bot",
+                    "user": user,
+                    "latency_ms": float(rng.lognormal(np.log(800), 0.3)),
+                    "status": "ok",
+                    "eval_scores": {
+                        "quality": float(
+                            np.clip(rng.normal(0.85 if fallback else mean, 0.08), 0, 1)
+                        )
+                    },
+                    "attributes": attributes,
+                },
+            )
+        )
+    app.ingest.ingest_rows(rows)
+    clock.advance(60)
+
+
+def quality_drop(app: Fireline, clock: SimulatedClock, rng: np.random.Generator) -> int:
+    """An hour of good answers, then worse ones until a guard takes users off the model."""
+    for _ in range(70):
+        serve_scored_minute(app, clock, rng, score=0.85)
+        app.tick()
+    for _ in range(30):
+        serve_scored_minute(app, clock, rng, score=0.6)
+        app.tick()
+        if app.guard("support-bot").level >= ContainmentLevel.HUMAN_REVIEW:
+            break
+    [incident] = app.list_incidents()
+    assert app.guard("support-bot").level >= ContainmentLevel.HUMAN_REVIEW
+    assert incident.incident_id is not None
+    return incident.incident_id
+
+
+def test_a_quality_incident_is_judged_on_its_eval_and_stays_open_while_the_model_is_worse(
+    deployment: tuple[Fireline, SimulatedClock],
+) -> None:
+    app, clock = deployment
+    rng = np.random.default_rng(7)
+    incident_id = quality_drop(app, clock, rng)
+
+    # The fallback's answers are good (the detector recovers); the model's are not: no
+    # error, no slowness, only the eval says so.
+    for _ in range(90):
+        serve_scored_minute(app, clock, rng, score=0.85, restored_score=0.7)
+        app.tick()
+    timeline = kinds(app, incident_id)
+    assert "restoration_started" in timeline
+    assert "restoration_rolled_back" in timeline
+    assert "resolved" not in timeline
+    [incident] = app.list_incidents()
+    assert incident.is_open
+
+    # The model is fixed: the next attempt is judged on the eval too, and resolves.
+    for _ in range(180):
+        serve_scored_minute(app, clock, rng, score=0.85)
+        app.tick()
+        if not app.list_incidents(open_only=True):
+            break
+    [incident] = app.list_incidents()
+    assert incident.state is IncidentState.RESOLVED
+    with app.state.unit_of_work() as tx:
+        promoted = [e for e in tx.timeline(incident_id) if e.kind == "restoration_promoted"]
+    judged = {t["signal"]: t for t in promoted[-1].data["tests"]}
+    assert judged["eval.quality"]["proven"] is True
+    assert judged["eval.quality"]["margin"] > 0.05

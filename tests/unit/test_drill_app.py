@@ -228,6 +228,16 @@ def test_each_missed_target_is_named() -> None:
     ]
 
 
+def test_a_fault_that_lasts_to_the_end_expects_its_incident_still_open() -> None:
+    lasting = {**card().expected, "resolves": False}  # type: ignore[dict-item]
+
+    assert failures_of(card(expected=lasting, resolved=True)) == [
+        "incident resolved while the fault went on"
+    ]
+    assert failures_of(card(expected=lasting, resolved=False)) == []
+    assert failures_of(card(resolved=False)) == ["incident not resolved"]
+
+
 def test_the_overall_score_is_the_share_of_targets_met() -> None:
     quiet = card(expected=None, false_alarms=1)
     summary = overall([card(), quiet])

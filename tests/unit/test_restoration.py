@@ -206,6 +206,48 @@ def test_clearly_worse_canaries_are_rolled_back_almost_always():
     assert caught >= 190
 
 
+def scores(rng: np.random.Generator, n: int, mean: float) -> np.ndarray:
+    return np.clip(rng.normal(mean, 0.1, n), 0, 1)
+
+
+def test_a_canary_still_short_of_its_margin_is_held_though_not_significantly_worse():
+    rng = np.random.default_rng(8)
+    # The incident saw the score fall 0.03; the canary is still 0.01 down on 150 calls.
+    drifting = Values("eval.quality", scores(rng, 150, 0.84), scores(rng, 2_000, 0.85), "lower")
+    with_margin = Values("eval.quality", drifting.canary, drifting.baseline, "lower", margin=0.015)
+
+    assert judge([drifting], SETTINGS).verdict is Verdict.PROMOTE
+    held = judge([with_margin], SETTINGS)
+    assert held.verdict is Verdict.HOLD
+    assert held.reason == "not yet shown within its margin of the baseline: eval.quality"
+    assert held.tests[0].proven is False
+    assert not held.short_of_data
+
+
+def test_a_canary_shown_back_within_its_margin_is_promoted():
+    rng = np.random.default_rng(9)
+    recovered = Values(
+        "eval.quality", scores(rng, 2_000, 0.85), scores(rng, 2_000, 0.85), "lower", margin=0.03
+    )
+
+    judgement = judge([recovered], SETTINGS)
+
+    assert judgement.verdict is Verdict.PROMOTE
+    assert judgement.tests[0].proven is True
+
+
+def test_a_rate_must_be_shown_back_within_its_margin_and_a_hold_for_data_says_so():
+    still_high = Rate("scan.pii", 12, 400, 2, 4_000, margin=0.02)
+    back = Rate("scan.pii", 1, 400, 2, 4_000, margin=0.02)
+    few = Rate("scan.pii", 0, 50, 2, 4_000, margin=0.02)
+
+    assert judge([still_high], SETTINGS).verdict is not Verdict.PROMOTE
+    assert judge([back], SETTINGS).verdict is Verdict.PROMOTE
+    short = judge([few], SETTINGS)
+    assert short.verdict is Verdict.HOLD
+    assert short.short_of_data
+
+
 # -- the stage machine ---------------------------------------------------------------------
 
 

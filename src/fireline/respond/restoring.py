@@ -389,6 +389,8 @@ def _evidence(judgement: Judgement) -> list[dict[str, Any]]:
             "baseline": t.baseline,
             "p_value": t.p_value,
             "alpha": t.alpha,
+            "margin": t.margin,
+            "proven": t.proven,
         }
         for t in judgement.tests
     ]
