@@ -72,22 +72,28 @@ def score(
     true_alerts = [a for a in fired if explained(a)]
     incidents = app.list_incidents(limit=1_000)
     feature = spec.expected_feature
-    incident = next(
-        (
-            i
-            for i in sorted(incidents, key=lambda i: i.detected_at)
-            if true_alerts
-            and i.feature == feature
-            and onset is not None
-            and end is not None
-            and onset <= i.detected_at <= end + timedelta(seconds=DETECTION_GRACE_S)
-        ),
-        None,
-    )
+    # A fault that outlasts its first incident (a slow drift detected early, restored, then
+    # seen again) opens more: the first is the response that is graded, all are what
+    # fireline attributed to the fault.
+    of_fault = [
+        i
+        for i in sorted(incidents, key=lambda i: i.detected_at)
+        if true_alerts
+        and i.feature == feature
+        and onset is not None
+        and end is not None
+        and onset <= i.detected_at <= end + timedelta(seconds=DETECTION_GRACE_S)
+    ]
+    incident = of_fault[0] if of_fault else None
     detected_at = min((a.fired_at for a in true_alerts if a.feature == feature), default=None)
     response = _response(app, incident)
-    facts = _investigated(spec, app, incident, outcome) if incident else {}
-    resolved_at = incident.time_of(IncidentState.RESOLVED) if incident else None
+    facts = _investigated(spec, app, of_fault, outcome) if incident else {}
+    resolutions = [i.time_of(IncidentState.RESOLVED) for i in of_fault]
+    resolved_at = (
+        max(r for r in resolutions if r is not None)
+        if resolutions and None not in resolutions
+        else None
+    )
     expected = spec.expected
     card = Scorecard(
         scenario=spec.name,
@@ -160,21 +166,26 @@ def _response(app: Fireline, incident: Incident | None) -> _Response:
 
 
 def _investigated(
-    spec: ScenarioSpec, app: Fireline, incident: Incident, outcome: Outcome
+    spec: ScenarioSpec, app: Fireline, incidents: list[Incident], outcome: Outcome
 ) -> dict[str, Any]:
-    """Investigation's findings on the incident, scored against the ground truth; the eval
-    cases extracted and whether the review could be drafted."""
+    """Investigation's findings on the fault's first incident (the root cause) and on all
+    of them (the blast radius), scored against the ground truth; the eval cases extracted
+    and whether the review could be drafted."""
     from fireline.evals.extract import extract_for
     from fireline.investigate import investigator_for
     from fireline.learn.service import LearningService
 
+    incident = incidents[0]
     assert incident.incident_id is not None
     found: dict[str, Any] = {}
     investigator = investigator_for(app)
     now = app.clock.now()
+    listed: set[str] = set()
     with app.state.unit_of_work(read_only=True) as tx:
         report = investigator.investigate(tx, incident.incident_id, now)
-        listed = {str(r["call_id"]) for r in investigator.affected(tx, incident.incident_id, now)}
+        for each in incidents:
+            assert each.incident_id is not None
+            listed |= {str(r["call_id"]) for r in investigator.affected(tx, each.incident_id, now)}
     cause = spec.expected.root_cause_change if spec.expected else None
     ids = [s.change.change_id for s in report.suspects]
     found["root_cause_rank"] = ids.index(cause) + 1 if cause in ids else None
