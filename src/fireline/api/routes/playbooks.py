@@ -13,7 +13,7 @@ from fireline.api.schemas import ErrorOut
 from fireline.domain.access import Permission
 from fireline.playbooks.engine import Attached
 from fireline.playbooks.model import Playbook
-from fireline.playbooks.service import playbook_service
+from fireline.playbooks.service import PlaybookService, playbook_service
 
 router = APIRouter(tags=["playbooks"])
 
@@ -70,22 +70,23 @@ class AttachIn(BaseModel):
     playbook: str | None = Field(default=None, max_length=64)
 
 
-def _summary(playbook: Playbook, origin: str) -> PlaybookSummaryOut:
+def _summary(playbook: Playbook, service: PlaybookService) -> PlaybookSummaryOut:
+    """A playbook's heading, with where the service read it from."""
     return PlaybookSummaryOut(
         id=playbook.id,
         title=playbook.title,
         summary=playbook.summary.strip(),
         incident_types=[t.value for t in playbook.detection.incident_types],
         signals=list(playbook.detection.signals),
-        origin=origin,
+        origin=service.origin(playbook.id),
     )
 
 
-def _incident_out(found: Attached, origin: str) -> IncidentPlaybookOut:
+def _incident_out(found: Attached, service: PlaybookService) -> IncidentPlaybookOut:
     assert found.incident.incident_id is not None
     return IncidentPlaybookOut(
         incident_id=found.incident.incident_id,
-        playbook=_summary(found.playbook, origin),
+        playbook=_summary(found.playbook, service),
         attached_at=found.attached_at,
         steps_done=found.done,
         steps_total=len(found.steps),
@@ -114,7 +115,7 @@ def _incident_out(found: Attached, origin: str) -> IncidentPlaybookOut:
 def list_playbooks(instance: FirelineDep) -> list[PlaybookSummaryOut]:
     """Every playbook in use: the built-in ones and the configured directory's."""
     service = playbook_service(instance)
-    return [_summary(p, service.origin(p.id)) for p in service.playbooks()]
+    return [_summary(p, service) for p in service.playbooks()]
 
 
 @router.get(
@@ -128,7 +129,7 @@ def get_playbook(playbook_id: PlaybookId, instance: FirelineDep) -> PlaybookOut:
     service = playbook_service(instance)
     playbook = service.get(playbook_id)
     return PlaybookOut(
-        **_summary(playbook, service.origin(playbook.id)).model_dump(),
+        **_summary(playbook, service).model_dump(),
         playbook=playbook.model_dump(mode="json"),
     )
 
@@ -143,7 +144,7 @@ def incident_playbook(incident_id: IncidentId, instance: FirelineDep) -> Inciden
     """The incident's playbook: each step done or not, and its messages rendered."""
     service = playbook_service(instance)
     found = service.for_incident(incident_id)
-    return _incident_out(found, service.origin(found.playbook.id))
+    return _incident_out(found, service)
 
 
 @router.post(
@@ -161,7 +162,7 @@ def attach_playbook(
     """Attach a playbook to an open incident that has none, and run its automatic steps."""
     service = playbook_service(instance)
     found = service.attach(incident_id, actor=caller, playbook_id=body.playbook if body else None)
-    return _incident_out(found, service.origin(found.playbook.id))
+    return _incident_out(found, service)
 
 
 @router.post(
@@ -178,4 +179,4 @@ def tick_step(
     """Mark a step of the incident's playbook done; the caller goes on the timeline."""
     service = playbook_service(instance)
     found = service.tick(incident_id, step, actor=caller)
-    return _incident_out(found, service.origin(found.playbook.id))
+    return _incident_out(found, service)
