@@ -138,34 +138,27 @@ def test_when_an_eval_falls_the_calls_that_failed_it_are_the_affected_ones() -> 
     failing: set[str] = set()
     try:
         for minute in range(200):
-            start, rows = clock.now(), []
-            mean = 0.58 if minute >= 150 else 0.88
-            for i, at in enumerate(np.sort(rng.uniform(0, 60, 60)), start=1):
-                call_id = f"{start:%H%M}-{i}"
-                score = float(np.clip(rng.normal(mean, 0.08), 0, 1))
-                if score < 0.5:
-                    failing.add(call_id)
-                time = (start + timedelta(seconds=float(at))).isoformat()
-                rows.append((i, {"call_id": call_id, "time": time, "feature": FEATURE,
-                                 "eval_scores": {"quality": score}}))  # fmt: skip
-            app.ingest.ingest_rows(rows)
-            clock.advance(60)
+            failing |= ingest_scored(app, clock, rng, 0.58 if minute >= 150 else 0.88)
             app.tick()
         [incident] = app.list_incidents()
         assert incident.incident_id is not None
-        investigator = investigator_for(app)
-        with app.state.unit_of_work(read_only=True) as tx:
-            report = investigator.investigate(tx, incident.incident_id, clock.now())
-            listed = {
-                str(r["call_id"])
-                for r in investigator.affected(tx, incident.incident_id, clock.now())
-            }
+        report, listed = investigated(app, incident.incident_id)
     finally:
         app.close()
 
     assert listed <= failing
     assert len(listed) >= 0.9 * len(failing)
     assert any("scoring below 0.5" in note for note in report.notes)
+
+
+def investigated(app: Fireline, incident_id: int) -> tuple[Investigation, set[str]]:
+    """The incident's investigation now, and the ids of the calls it lists as affected."""
+    investigator = investigator_for(app)
+    now = app.clock.now()
+    with app.state.unit_of_work(read_only=True) as tx:
+        report = investigator.investigate(tx, incident_id, now)
+        listed = {str(r["call_id"]) for r in investigator.affected(tx, incident_id, now)}
+    return report, listed
 
 
 def ingest_scored(
@@ -211,13 +204,7 @@ def test_harm_goes_on_past_the_alerts_recovery_while_the_models_calls_still_fail
         for _ in range(60):
             ingest_scored(app, clock, rng, 0.88, fallback=True)
             later |= ingest_scored(app, clock, rng, 0.58 if model_still_fails else 0.88)
-        investigator = investigator_for(app)
-        with app.state.unit_of_work(read_only=True) as tx:
-            report = investigator.investigate(tx, incident.incident_id, clock.now())
-            listed = {
-                str(r["call_id"])
-                for r in investigator.affected(tx, incident.incident_id, clock.now())
-            }
+        report, listed = investigated(app, incident.incident_id)
     finally:
         app.close()
 

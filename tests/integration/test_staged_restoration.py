@@ -43,12 +43,16 @@ def serve_minute(
     clock: SimulatedClock,
     rng: np.random.Generator,
     *,
-    error_rate: float,
+    error_rate: float = 0.0,
     restored_error_rate: float | None = None,
+    score: float | None = None,
+    restored_score: float | None = None,
     calls: int = 300,
 ) -> None:
     """A minute of requests from random users to an app that obeys its guard: a user gets the
-    model when the guard lets them (normal service, restored, or a probe), else the fallback."""
+    model when the guard lets them (normal service, restored, or a probe), else the fallback
+    (not called under a kill switch; under fallback mode a healthy answer marked
+    `fallback`). With a `score`, an eval scores every answer."""
     guard = app.guard("support-bot")
     start = clock.now()
     rows = []
@@ -58,21 +62,26 @@ def serve_minute(
         restored = guard.level > ContainmentLevel.NONE and level == ContainmentLevel.NONE
         if level >= ContainmentLevel.FEATURE_DISABLED and rng.random() >= guard.probe_share:
             continue  # the fallback answers; the model is not called
+        fallback = level == ContainmentLevel.FALLBACK
         p = restored_error_rate if restored and restored_error_rate is not None else error_rate
-        rows.append(
-            (
-                i,
-                {
-                    "call_id": f"{start.isoformat()}-{i}",
-                    "time": (start + timedelta(seconds=float(at))).isoformat(),
-                    "feature": "support-bot",
-                    "user": user,
-                    "latency_ms": float(rng.lognormal(np.log(800), 0.3)),
-                    "status": "error" if rng.random() < p else "ok",
-                    "attributes": {"restored": True} if restored else {},
-                },
-            )
-        )
+        row: dict[str, object] = {
+            "call_id": f"{start.isoformat()}-{i}",
+            "time": (start + timedelta(seconds=float(at))).isoformat(),
+            "feature": "support-bot",
+            "user": user,
+            "latency_ms": float(rng.lognormal(np.log(800), 0.3)),
+            "status": "error" if not fallback and rng.random() < p else "ok",
+            "attributes": {"fallback": True}
+            if fallback
+            else {"restored": True}
+            if restored
+            else {},
+        }
+        if score is not None:
+            mean = restored_score if restored and restored_score is not None else score
+            drawn = rng.normal(0.85 if fallback else mean, 0.08)
+            row["eval_scores"] = {"quality": float(np.clip(drawn, 0, 1))}
+        rows.append((i, row))
     app.ingest.ingest_rows(rows)
     clock.advance(60)
 
@@ -240,58 +249,13 @@ def test_all_traffic_waits_for_the_incidents_regression_evals_when_required(
         app.close()
 
 
-def serve_scored_minute(
-    app: Fireline,
-    clock: SimulatedClock,
-    rng: np.random.Generator,
-    *,
-    score: float,
-    restored_score: float | None = None,
-    calls: int = 300,
-) -> None:
-    """A minute of requests whose answers an eval scores; the app obeys its guard: users on
-    the contained path get the fallback (healthy, marked `fallback`), restored users the
-    model (marked `restored`)."""
-    guard = app.guard("support-bot")
-    start = clock.now()
-    rows = []
-    for i, at in enumerate(np.sort(rng.uniform(0, 60, calls)), start=1):
-        user = USERS[int(rng.integers(len(USERS)))]
-        level = guard.level_for({}, key=user)
-        restored = guard.level > ContainmentLevel.NONE and level == ContainmentLevel.NONE
-        fallback = level >= ContainmentLevel.FALLBACK
-        mean = restored_score if restored and restored_score is not None else score
-        attributes = {"fallback": True} if fallback else {"restored": True} if restored else {}
-        rows.append(
-            (
-                i,
-                {
-                    "call_id": f"{start.isoformat()}-{i}",
-                    "time": (start + timedelta(seconds=float(at))).isoformat(),
-                    "feature": "support-bot",
-                    "user": user,
-                    "latency_ms": float(rng.lognormal(np.log(800), 0.3)),
-                    "status": "ok",
-                    "eval_scores": {
-                        "quality": float(
-                            np.clip(rng.normal(0.85 if fallback else mean, 0.08), 0, 1)
-                        )
-                    },
-                    "attributes": attributes,
-                },
-            )
-        )
-    app.ingest.ingest_rows(rows)
-    clock.advance(60)
-
-
 def quality_drop(app: Fireline, clock: SimulatedClock, rng: np.random.Generator) -> int:
     """An hour of good answers, then worse ones until a guard takes users off the model."""
     for _ in range(70):
-        serve_scored_minute(app, clock, rng, score=0.85)
+        serve_minute(app, clock, rng, score=0.85)
         app.tick()
     for _ in range(30):
-        serve_scored_minute(app, clock, rng, score=0.6)
+        serve_minute(app, clock, rng, score=0.6)
         app.tick()
         if app.guard("support-bot").level >= ContainmentLevel.HUMAN_REVIEW:
             break
@@ -311,7 +275,7 @@ def test_a_quality_incident_is_judged_on_its_eval_and_stays_open_while_the_model
     # The fallback's answers are good (the detector recovers); the model's are not: no
     # error, no slowness, only the eval says so.
     for _ in range(90):
-        serve_scored_minute(app, clock, rng, score=0.85, restored_score=0.7)
+        serve_minute(app, clock, rng, score=0.85, restored_score=0.7)
         app.tick()
     timeline = kinds(app, incident_id)
     assert "restoration_started" in timeline
@@ -322,7 +286,7 @@ def test_a_quality_incident_is_judged_on_its_eval_and_stays_open_while_the_model
 
     # The model is fixed: the next attempt is judged on the eval too, and resolves.
     for _ in range(180):
-        serve_scored_minute(app, clock, rng, score=0.85)
+        serve_minute(app, clock, rng, score=0.85)
         app.tick()
         if not app.list_incidents(open_only=True):
             break
