@@ -11,6 +11,7 @@ from fireline.domain.incident import Incident, IncidentState
 from fireline.drill.app import Served
 from fireline.drill.scorecard import Scorecard, failures_of
 from fireline.drill.spec import ScenarioSpec
+from fireline.investigate.predicates import segment_label
 from fireline.playbooks.engine import by_playbook
 from fireline.runtime import Fireline
 
@@ -202,7 +203,7 @@ def _investigated(
 
 
 def _described(alert: Alert) -> str:
-    where = "".join(f" {k}={v}" for k, v in sorted(alert.segment.items()))
+    where = segment_label(alert.segment)
     return (
         f"{alert.fired_at:%m-%d %H:%M} {alert.feature} {alert.signal}{where}: "
         f"{alert.current_value:.4g} against {alert.baseline_value:.4g} ({alert.detector})"

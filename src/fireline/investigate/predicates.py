@@ -110,6 +110,15 @@ def segment_condition(segment: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
     return " AND ".join(parts) or "TRUE", params
 
 
+def segment_label(segment: Mapping[str, str]) -> str:
+    """A segment as people read it after a signal's name, with a leading space.
+
+    >>> segment_label({"tenant": "acme", "locale": "de"}), segment_label({})
+    (' locale=de tenant=acme', '')
+    """
+    return "".join(f" {k}={v}" for k, v in sorted(segment.items()))
+
+
 def why(found: SignalPredicate, threshold: float | None = None) -> str:
     """Why a call counts as affected, for exports.
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fireline.investigate.predicates import SignalPredicate, segment_condition, why
+from fireline.investigate.predicates import SignalPredicate, segment_condition, segment_label, why
 from fireline.investigate.segments import ValueCount
 from fireline.investigate.suspects import Concentration
 from fireline.investigate.topics import MAX_CHARS, MAX_INPUTS
@@ -69,7 +69,7 @@ class Term:
     @property
     def why(self) -> str:
         found = why(self.signal, self.threshold)
-        where = "".join(f" {k}={v}" for k, v in sorted(self.segment.items()))
+        where = segment_label(self.segment)
         return f"{found} ({where.strip()})" if where else found
 
 

@@ -17,7 +17,12 @@ from fireline.detect.catalog import signal_named
 from fireline.domain.alert import Alert
 from fireline.domain.guard import ContainmentLevel, Guard
 from fireline.domain.incident import Incident, IncidentState, TimelineEntry, can_transition
-from fireline.investigate.predicates import SignalPredicate, predicate, segment_condition
+from fireline.investigate.predicates import (
+    SignalPredicate,
+    predicate,
+    segment_condition,
+    segment_label,
+)
 from fireline.investigate.reader import BY_FALLBACK
 from fireline.store.state import StateTx
 from fireline.store.telemetry import TelemetryStore
@@ -279,15 +284,16 @@ class RestorationService:
             "error_rate": ("error_rate", {}, None),
             "latency_ms": ("latency", {}, None),
         }
-        for (signal, within), margin in _alerted(alerts).items():
+        for (signal, within), half in _alerted(alerts).items():
             segment = dict(within)
-            name = _named(signal, segment) if segment else _GENERAL.get(signal, signal)
-            wanted[name] = (signal, segment, margin)
-        feature = guard.feature
-        return [
-            self._reading(name, predicate(s, feature=feature), seg, m, canary, baseline)
-            for name, (s, seg, m) in wanted.items()
-        ]
+            name = signal + segment_label(segment) if segment else _GENERAL.get(signal, signal)
+            wanted[name] = (signal, segment, half)
+        found: list[Values | Rate] = []
+        for name, (signal, segment, margin) in wanted.items():
+            reading = predicate(signal, feature=guard.feature)
+            if not reading.note:  # a note: no per-call reading, the error rate stands in
+                found.append(self._reading(name, reading, segment, margin, canary, baseline))
+        return found
 
     def _arm(self, feature: str, start: datetime, end: datetime, *, canary: bool) -> _Arm:
         """The calls of one arm, as SQL. User ids are pseudonymised at ingest, so fireline
@@ -366,16 +372,10 @@ def _alerted(alerts: list[Alert]) -> dict[tuple[str, tuple[tuple[str, str], ...]
         named = signal_named(alert.signal)
         if named is None or named.kind not in _PER_CALL:
             continue
-        if predicate(alert.signal, feature=alert.feature).note:
-            continue  # no per-call reading: the error rate stands in already
         key = (alert.signal, tuple(sorted(alert.segment.items())))
         half = abs(alert.current_value - alert.baseline_value) / 2
         found[key] = max(found.get(key, 0.0), half)
     return found
-
-
-def _named(signal: str, segment: dict[str, str]) -> str:
-    return signal + "".join(f" {k}={v}" for k, v in sorted(segment.items()))
 
 
 def _evidence(judgement: Judgement) -> list[dict[str, Any]]:
